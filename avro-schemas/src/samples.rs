@@ -1,0 +1,492 @@
+//! One fully populated example of every record: for round-trip tests, benchmarks and docs.
+
+use crate::{
+    Date, EventId, Money, Timestamp, catalog::*, forecasting::*, inventory::*, pos::*,
+    procurement::*, replenishment::*,
+};
+
+const T0: Timestamp = Timestamp(1_714_550_400_000_000); // 2024-05-01T08:00:00Z
+
+fn id(n: &str) -> EventId {
+    EventId::from_name(n)
+}
+
+fn money(s: &str) -> Money {
+    s.parse().unwrap_or_default()
+}
+
+/// A POS receipt with `lines` lines (the last one a damaged return when lines > 1).
+pub fn sale_completed(lines: usize) -> SaleCompleted {
+    SaleCompleted {
+        event_id: id("sale"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: Timestamp(T0.0 + 1_500),
+        source: "pos:s1".into(),
+        store_id: "s1".into(),
+        register_id: "r3".into(),
+        receipt_id: "R-000123".into(),
+        currency: "EUR".into(),
+        lines: (0..lines)
+            .map(|i| {
+                let ret = lines > 1 && i + 1 == lines;
+                SaleLine {
+                    line_number: i as i32 + 1,
+                    item_id: format!("i{:04}", i * 7 + 1),
+                    line_type: if ret {
+                        SaleLineType::RETURN
+                    } else {
+                        SaleLineType::SALE
+                    },
+                    quantity: 1 + i as i64 % 3,
+                    unit_price: money("2.49"),
+                    discount: if i % 2 == 0 {
+                        Money::ZERO
+                    } else {
+                        money("0.25")
+                    },
+                    return_condition: ret.then_some(ReturnCondition::DAMAGED),
+                    reservation_id: (i == 0).then(|| "res-1".into()),
+                }
+            })
+            .collect(),
+        loyalty_id: Some("L-77".into()),
+        channel: SalesChannel::CLICK_AND_COLLECT,
+        attributes: Some(r#"{"basket":"weekend"}"#.into()),
+    }
+}
+
+/// A two-line goods receipt.
+pub fn purchase_order_received() -> PurchaseOrderReceived {
+    PurchaseOrderReceived {
+        event_id: id("gr"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "wms".into(),
+        location_id: "dc1".into(),
+        po_number: "PO-9".into(),
+        receipt_id: "GR-1".into(),
+        supplier_id: Some("sup1".into()),
+        currency: "EUR".into(),
+        lines: vec![
+            ReceiptLine {
+                line_number: 1,
+                po_line_number: 1,
+                item_id: "i1".into(),
+                quantity: 24,
+                unit_cost: money("1.1"),
+                lot_number: Some("LOT-5".into()),
+                expiry_date: Some(Date(19_900)),
+            },
+            ReceiptLine {
+                line_number: 2,
+                po_line_number: 2,
+                item_id: "i2".into(),
+                quantity: 6,
+                unit_cost: money("-0.0001"),
+                lot_number: None,
+                expiry_date: None,
+            },
+        ],
+        attributes: None,
+    }
+}
+
+/// A damaged write-off.
+pub fn inventory_adjusted() -> InventoryAdjusted {
+    InventoryAdjusted {
+        event_id: id("adj"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "handheld".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        adjustment_type: AdjustmentType::WRITE_OFF,
+        quantity: 2,
+        reason_code: "BREAKAGE".into(),
+        write_off_source: Some(WriteOffSource::DAMAGED),
+        reservation_id: Some("res".into()),
+        order_ref: Some("ord".into()),
+        unit_cost: Some(money("3")),
+        note: Some("dropped".into()),
+        attributes: Some("{}".into()),
+    }
+}
+
+fn transfer_lines() -> Vec<TransferLine> {
+    vec![TransferLine {
+        line_number: 1,
+        item_id: "i1".into(),
+        quantity: 12,
+    }]
+}
+
+/// A DC-to-store shipment.
+pub fn transfer_shipped() -> TransferShipped {
+    TransferShipped {
+        event_id: id("ts"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "wms".into(),
+        transfer_id: "TR-1".into(),
+        from_location_id: "dc1".into(),
+        to_location_id: "s1".into(),
+        lines: transfer_lines(),
+        attributes: None,
+    }
+}
+
+/// The receipt of that shipment.
+pub fn transfer_received() -> TransferReceived {
+    TransferReceived {
+        event_id: id("tr"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "pos:s1".into(),
+        transfer_id: "TR-1".into(),
+        from_location_id: "dc1".into(),
+        to_location_id: "s1".into(),
+        lines: transfer_lines(),
+        attributes: None,
+    }
+}
+
+/// A sale's ledger entry.
+pub fn inventory_transaction_created() -> InventoryTransactionCreated {
+    InventoryTransactionCreated {
+        event_id: id("itc"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:ledger".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        ledger: LedgerKind::SSLE,
+        transaction_type: TransactionType::SALE,
+        source_event_id: id("sale"),
+        source_line: 1,
+        document_ref: Some("R-000123".into()),
+        sequence: 42,
+        actual_qty: -2,
+        qty_after_transaction: -1,
+        incoming_rate: Some(money("1.5")),
+        valuation_rate: money("2.3349"),
+        stock_value: money("-2.33"),
+        stock_value_difference: money("-4.67"),
+        superseded: false,
+        negative_on_hand: true,
+        unknown_item: false,
+        unknown_location: true,
+    }
+}
+
+/// A position update.
+pub fn inventory_updated() -> InventoryUpdated {
+    InventoryUpdated {
+        event_id: id("iu"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:ledger".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        sequence: 7,
+        on_hand: 14,
+        on_order: 30,
+        in_transit: 2,
+        reserved: 1,
+        damaged: 3,
+        backordered: 4,
+        available: 10,
+        available_raw: 10,
+        inventory_position: 41,
+        valuation_rate: money("2.3349"),
+        stock_value: money("32.69"),
+        reorder_point: Some(10),
+        negative_on_hand: false,
+        unknown_item: true,
+        unknown_location: false,
+        last_source_event_id: id("sale"),
+    }
+}
+
+/// A low-stock alert.
+pub fn inventory_low_stock() -> InventoryLowStock {
+    InventoryLowStock {
+        event_id: id("ls"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:ledger".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        available: 9,
+        inventory_position: 39,
+        threshold: 10,
+        threshold_kind: ThresholdKind::REORDER_POINT,
+        source_event_id: id("sale"),
+    }
+}
+
+fn points() -> Vec<ForecastPoint> {
+    vec![
+        ForecastPoint {
+            date: Date(19_845),
+            mean: 3.25,
+            lower: Some(0.0),
+            upper: Some(7.5),
+        },
+        ForecastPoint {
+            date: Date(19_846),
+            mean: 2.0,
+            lower: None,
+            upper: None,
+        },
+    ]
+}
+
+/// A two-day forecast.
+pub fn forecast_generated() -> ForecastGenerated {
+    ForecastGenerated {
+        event_id: id("fg"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:forecast".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        forecast_id: id("f"),
+        as_of_date: Date(19_844),
+        model: ForecastModel::SBA,
+        model_params: r#"{"alpha":0.1}"#.into(),
+        demand_class: DemandClass::INTERMITTENT,
+        interval_level: Some(95),
+        points: points(),
+        attributes: None,
+    }
+}
+
+/// A forecast revision.
+pub fn forecast_updated() -> ForecastUpdated {
+    ForecastUpdated {
+        event_id: id("fu"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:forecast".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        forecast_id: id("f"),
+        as_of_date: Date(19_845),
+        model: ForecastModel::HOLT_WINTERS,
+        model_params: "{}".into(),
+        demand_class: DemandClass::SMOOTH,
+        interval_level: None,
+        points: points(),
+        revision: 2,
+        reason: "NEW_ACTUALS".into(),
+        attributes: Some("{}".into()),
+    }
+}
+
+/// An (s,Q) order decision.
+pub fn replenishment_triggered() -> ReplenishmentTriggered {
+    ReplenishmentTriggered {
+        event_id: id("rt"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:replenishment".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        supplier_id: "sup1".into(),
+        policy: ReplenishmentPolicy::S_Q,
+        inventory_position: 8,
+        reorder_level: 12.4,
+        order_up_to: None,
+        safety_stock: 3.1,
+        demand_per_day: 2.0,
+        demand_std_per_day: 1.1,
+        lead_time_days: 4.0,
+        lead_time_std_days: 0.5,
+        service_level: 0.95,
+        order_quantity: 24,
+        outcome: TriggerOutcome::ORDER,
+        explanation: "IP 8 < s 12.4: order 1 x Q 24".into(),
+        source_event_id: id("sale"),
+    }
+}
+
+fn po_lines() -> Vec<PurchaseOrderLine> {
+    vec![PurchaseOrderLine {
+        line_number: 1,
+        item_id: "i1".into(),
+        quantity: 24,
+        unit_cost: money("1.1"),
+    }]
+}
+
+/// A draft purchase order.
+pub fn purchase_order_created() -> PurchaseOrderCreated {
+    PurchaseOrderCreated {
+        event_id: id("poc"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:replenishment".into(),
+        location_id: "s1".into(),
+        po_number: "PO-9".into(),
+        supplier_id: "sup1".into(),
+        currency: "EUR".into(),
+        lines: po_lines(),
+        status: PurchaseOrderStatus::DRAFT,
+        total_value: money("26.4"),
+        trigger_event_id: Some(id("rt")),
+        expected_date: Some(Date(19_850)),
+        attributes: None,
+    }
+}
+
+/// The approval of that order.
+pub fn purchase_order_approved() -> PurchaseOrderApproved {
+    PurchaseOrderApproved {
+        event_id: id("poa"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "api".into(),
+        location_id: "s1".into(),
+        po_number: "PO-9".into(),
+        supplier_id: "sup1".into(),
+        currency: "EUR".into(),
+        lines: po_lines(),
+        approved_by: "user:ann".into(),
+        auto_approved: false,
+        expected_date: None,
+        attributes: None,
+    }
+}
+
+/// A cancellation of one line.
+pub fn purchase_order_cancelled() -> PurchaseOrderCancelled {
+    PurchaseOrderCancelled {
+        event_id: id("pox"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "api".into(),
+        location_id: "s1".into(),
+        po_number: "PO-9".into(),
+        supplier_id: "sup1".into(),
+        line_numbers: vec![1],
+        cancelled_by: "user:ann".into(),
+        reason: "supplier out of stock".into(),
+        item_ids: vec!["i1".into()],
+    }
+}
+
+/// An (R,S) rule.
+pub fn replenishment_rule() -> ReplenishmentRule {
+    ReplenishmentRule {
+        event_id: id("rule"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "api".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        supplier_id: "sup1".into(),
+        policy: ReplenishmentPolicy::R_S,
+        reorder_point: Some(10),
+        order_quantity: Some(24),
+        min_qty: None,
+        max_qty: Some(40),
+        service_level: 0.97,
+        order_days: vec![Weekday::MON, Weekday::THU],
+        rearm_margin: 5,
+        alert_on_safety_stock: true,
+        active: true,
+        attributes: None,
+    }
+}
+
+/// An item sold by weight.
+pub fn item() -> Item {
+    Item {
+        event_id: id("item"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "pim".into(),
+        item_id: "i1".into(),
+        sku: "SKU-1".into(),
+        name: "Apples".into(),
+        category: Some("produce".into()),
+        uom: UnitOfMeasure::KILOGRAM,
+        uom_scale: 3,
+        standard_cost: Some(money("1.05")),
+        active: true,
+        attributes: Some(r#"{"organic":true}"#.into()),
+    }
+}
+
+/// A store.
+pub fn location() -> Location {
+    Location {
+        event_id: id("loc"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "erp".into(),
+        location_id: "s1".into(),
+        name: "Store 1".into(),
+        location_type: LocationType::STORE,
+        timezone: "Europe/Berlin".into(),
+        active: false,
+        attributes: None,
+    }
+}
+
+/// A supplier.
+pub fn supplier() -> Supplier {
+    Supplier {
+        event_id: id("sup"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "erp".into(),
+        supplier_id: "sup1".into(),
+        name: "Fresh Farms".into(),
+        contact_email: Some("orders@fresh.example".into()),
+        contact_phone: Some("+49 30 1234".into()),
+        currency: "EUR".into(),
+        active: true,
+        attributes: None,
+    }
+}
+
+/// A supplier's terms for an item.
+pub fn supplier_item() -> SupplierItem {
+    SupplierItem {
+        event_id: id("si"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "erp".into(),
+        supplier_id: "sup1".into(),
+        item_id: "i1".into(),
+        lead_time_mean_days: 3.5,
+        lead_time_std_days: 0.75,
+        moq: 12,
+        pack_size: 6,
+        max_order_qty: Some(600),
+        unit_cost: money("1.1"),
+        currency: "EUR".into(),
+        active: true,
+        attributes: None,
+    }
+}
