@@ -1,0 +1,121 @@
+//! Kafka client configuration, one place for every producer, consumer and admin client.
+
+use rdkafka::ClientConfig;
+
+/// Why Kafka settings are invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSettingsError {
+    /// `KAFKA_PROPERTIES` has an entry that is not `key=value`.
+    #[error("KAFKA_PROPERTIES entry {0:?} is not key=value (entries are comma separated)")]
+    BadProperty(String),
+    /// No broker given.
+    #[error("KAFKA_BROKERS is empty: give host:port[,host:port…]")]
+    NoBrokers,
+}
+
+/// Where the brokers are and any extra librdkafka properties (security, tuning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Extra librdkafka properties, applied last (e.g. `security.protocol=SASL_SSL`).
+    pub properties: Vec<(String, String)>,
+}
+
+impl KafkaSettings {
+    /// Settings for `brokers` with extra properties parsed from `k=v,k=v` text.
+    pub fn new(brokers: &str, properties: Option<&str>) -> Result<Self, KafkaSettingsError> {
+        if brokers.trim().is_empty() {
+            return Err(KafkaSettingsError::NoBrokers);
+        }
+        let mut props = Vec::new();
+        for entry in properties
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (k, v) = entry
+                .split_once('=')
+                .ok_or_else(|| KafkaSettingsError::BadProperty(entry.to_owned()))?;
+            props.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(Self {
+            brokers: brokers.trim().to_owned(),
+            properties: props,
+        })
+    }
+
+    fn base(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers)
+            .set("client.id", "composerp");
+        c
+    }
+
+    fn finish(&self, mut c: ClientConfig) -> ClientConfig {
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Configuration for admin clients and metadata look-ups.
+    pub fn admin(&self) -> ClientConfig {
+        self.finish(self.base())
+    }
+
+    /// Configuration for high-throughput producers: batched, acknowledged by all replicas.
+    pub fn producer(&self) -> ClientConfig {
+        let mut c = self.base();
+        c.set("acks", "all")
+            .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
+            .set("batch.size", "1000000")
+            .set("queue.buffering.max.messages", "1000000")
+            .set("queue.buffering.max.kbytes", "1048576")
+            .set("message.timeout.ms", "60000");
+        self.finish(c)
+    }
+
+    /// Configuration for a consumer of `group`; offsets are stored and committed explicitly.
+    pub fn consumer(&self, group: &str) -> ClientConfig {
+        let mut c = self.base();
+        c.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("session.timeout.ms", "10000")
+            .set("fetch.min.bytes", "1")
+            .set("fetch.wait.max.ms", "100")
+            .set("queued.min.messages", "100000");
+        self.finish(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_properties_apply_last() {
+        let s = KafkaSettings::new("b:9092", Some("acks=1, security.protocol=SSL")).expect("valid");
+        let p = s.producer();
+        assert_eq!(p.get("acks"), Some("1"));
+        assert_eq!(p.get("security.protocol"), Some("SSL"));
+        assert_eq!(p.get("bootstrap.servers"), Some("b:9092"));
+    }
+
+    #[test]
+    fn malformed_settings_are_refused() {
+        assert!(matches!(
+            KafkaSettings::new(" ", None),
+            Err(KafkaSettingsError::NoBrokers)
+        ));
+        assert!(matches!(
+            KafkaSettings::new("b:1", Some("acks")),
+            Err(KafkaSettingsError::BadProperty(_))
+        ));
+    }
+}
