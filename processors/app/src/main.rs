@@ -1,1 +1,44 @@
-fn main() {}
+//! The `composerp` command: one binary for every Composerp job.
+//!
+//! `cli` declares the commands and the settings they read (flags override environment
+//! variables); each command lives in its own module under `cmd/`.
+
+mod cli;
+mod cmd;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COMPOSERP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let settings = match cli.global.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("composerp: invalid configuration: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("composerp: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cmd::run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("composerp: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

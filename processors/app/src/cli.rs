@@ -1,0 +1,228 @@
+//! Commands, flags and the settings they are checked into.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use composerp_runtime::KafkaSettings;
+
+/// Composerp: streaming inventory and replenishment over Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "composerp", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every command; each flag falls back to its environment variable.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Kafka bootstrap servers, host:port[,host:port…].
+    #[arg(
+        long,
+        env = "KAFKA_BROKERS",
+        default_value = "127.0.0.1:9092",
+        global = true
+    )]
+    pub brokers: String,
+    /// Extra librdkafka properties, comma separated k=v (e.g. security.protocol=SASL_SSL).
+    #[arg(long, env = "KAFKA_PROPERTIES", global = true, hide_env_values = true)]
+    pub kafka_properties: Option<String>,
+    /// Confluent-compatible schema registry; unset uses the embedded catalog and ids.
+    #[arg(
+        long,
+        env = "SCHEMA_REGISTRY_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub schema_registry_url: Option<String>,
+    /// Directory for processor state stores.
+    #[arg(
+        long,
+        env = "COMPOSERP_STATE_DIR",
+        default_value = "./state",
+        global = true
+    )]
+    pub state_dir: PathBuf,
+    /// Tenant id (generate: the prefix of the generated tenants' ids).
+    #[arg(long, env = "COMPOSERP_TENANT", default_value = "demo", global = true)]
+    pub tenant: String,
+}
+
+/// Checked settings; building them is the only place configuration can fail.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Kafka connection.
+    pub kafka: KafkaSettings,
+    /// Registry URL, if any.
+    pub schema_registry_url: Option<String>,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Tenant id, or prefix of generated tenant ids.
+    pub tenant: String,
+}
+
+impl Global {
+    /// Validates the settings; the error names the variable at fault.
+    pub fn settings(&self) -> Result<Settings, String> {
+        for b in self.brokers.split(',') {
+            let b = b.trim();
+            let ok = b
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !ok {
+                return Err(format!("KAFKA_BROKERS (--brokers): {b:?} is not host:port"));
+            }
+        }
+        let kafka = KafkaSettings::new(&self.brokers, self.kafka_properties.as_deref())
+            .map_err(|e| format!("KAFKA_PROPERTIES (--kafka-properties): {e}"))?;
+        if let Some(url) = &self.schema_registry_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(
+                "SCHEMA_REGISTRY_URL (--schema-registry-url): must start with http:// or https://"
+                    .into(),
+            );
+        }
+        let tenant_ok = !self.tenant.is_empty()
+            && self.tenant.len() <= 64
+            && self
+                .tenant
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_');
+        if !tenant_ok {
+            return Err(format!(
+                "COMPOSERP_TENANT (--tenant): {:?} must be 1-64 of [A-Za-z0-9_-]",
+                self.tenant
+            ));
+        }
+        Ok(Settings {
+            kafka,
+            schema_registry_url: self.schema_registry_url.clone(),
+            state_dir: self.state_dir.clone(),
+            tenant: self.tenant.clone(),
+        })
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect the topics of the catalog.
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// List, show and check the Avro schemas.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+    /// Publish JSON lines as Avro records (Confluent framing) to a topic.
+    Produce(ProduceArgs),
+    /// Print a topic's Avro records as JSON lines.
+    Tail(TailArgs),
+    /// Publish realistic retail data with a known truth.
+    Generate(GenerateArgs),
+    /// Start a local broker, create the topics, generate data and show it flowing.
+    Demo(DemoArgs),
+}
+
+/// `composerp topics …`
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create missing topics; report drift of existing ones. Idempotent.
+    Apply,
+    /// Print the catalog.
+    List,
+    /// Compare the catalog with the cluster.
+    Describe,
+}
+
+/// `composerp schemas …`
+#[derive(Debug, Subcommand)]
+pub enum SchemasCommand {
+    /// Every schema version with its id.
+    List,
+    /// Print one schema (e.g. SaleCompleted, pos/SaleCompleted.v1).
+    Show {
+        /// Record name, full name or path.
+        name: String,
+    },
+    /// Check ids, naming and BACKWARD compatibility of every new version.
+    Check {
+        /// Check a folder laid out like avro-schemas/ instead of the embedded catalog.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `composerp produce`
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Topic id or name (see `composerp topics list`).
+    #[arg(long)]
+    pub topic: String,
+    /// JSON lines file; standard input when absent.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+/// `composerp tail`
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Topic id or name.
+    #[arg(long)]
+    pub topic: String,
+    /// Start at the oldest record instead of the newest.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Stop after this many records.
+    #[arg(long)]
+    pub max: Option<u64>,
+    /// Stop after this many seconds without a record.
+    #[arg(long)]
+    pub idle_timeout: Option<u64>,
+    /// Wrap each record with its partition, offset, key and headers.
+    #[arg(long)]
+    pub with_metadata: bool,
+}
+
+/// `composerp generate`
+#[derive(Debug, Args, Clone)]
+pub struct GenerateArgs {
+    /// Number of tenants.
+    #[arg(long, default_value_t = 1)]
+    pub tenants: u32,
+    /// Locations per tenant (the first is a DC when there are two or more).
+    #[arg(long, default_value_t = 4)]
+    pub locations: u32,
+    /// Items per tenant.
+    #[arg(long, default_value_t = 50)]
+    pub items: u32,
+    /// Days of history.
+    #[arg(long, default_value_t = 28)]
+    pub days: u32,
+    /// Random seed; the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Throttle to this many events per second.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Write the expected final buckets per item-location to this CSV file.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// First day (UTC date) of the history.
+    #[arg(long, default_value = "2024-01-01")]
+    pub start: chrono::NaiveDate,
+}
+
+/// `composerp demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Use the cluster of --brokers instead of starting a local Tansu broker.
+    #[arg(long)]
+    pub external: bool,
+    /// Generator size.
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
