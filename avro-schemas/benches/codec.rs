@@ -1,1 +1,81 @@
-fn main() {}
+//! SaleCompleted encode and decode, ns/record, against apache-avro's generic `Value` path
+//! measured in the same run (the ratio is what BENCHMARKS.md quotes).
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function.
+
+use std::hint::black_box;
+
+use apache_avro::{
+    reader::datum::GenericDatumReader, types::Value, writer::datum::GenericDatumWriter,
+};
+use composerp_events::{Codec, SchemaCatalog, pos::SaleCompleted, samples, wire};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn v1_bytes(sale: &SaleCompleted) -> Vec<u8> {
+    let v1 = SchemaCatalog::embedded()
+        .find("pos/SaleCompleted.v1")
+        .expect("v1");
+    let Value::Record(mut fields) = apache_avro::to_value(sale).expect("value") else {
+        unreachable!()
+    };
+    fields.retain(|(n, _)| n != "loyalty_id" && n != "channel");
+    let body = GenericDatumWriter::builder(v1.schema)
+        .build()
+        .expect("writer")
+        .write_value_to_vec(Value::Record(fields).resolve(v1.schema).expect("v1"))
+        .expect("bytes");
+    let mut out = Vec::new();
+    wire::write_header(&mut out, v1.id);
+    out.extend_from_slice(&body);
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let codec = Codec::embedded();
+    let sale = samples::sale_completed(3);
+    let bytes = codec.encode(&sale).expect("encode");
+    let old = v1_bytes(&sale);
+    let schema = SchemaCatalog::embedded()
+        .latest("composerp.pos.v1.SaleCompleted")
+        .expect("schema")
+        .schema;
+    let generic_reader = GenericDatumReader::builder(schema).build().expect("reader");
+    let generic_writer = GenericDatumWriter::builder(schema).build().expect("writer");
+
+    let mut g = c.benchmark_group("sale_completed_3_lines");
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            codec
+                .decode::<SaleCompleted>(black_box(&bytes))
+                .expect("ok")
+        })
+    });
+    g.bench_function("decode_v1_resolved", |b| {
+        b.iter(|| codec.decode::<SaleCompleted>(black_box(&old)).expect("ok"))
+    });
+    g.bench_function("decode_generic_value_baseline", |b| {
+        b.iter(|| {
+            let mut body = &black_box(&bytes)[wire::HEADER_LEN..];
+            let v = generic_reader.read_value(&mut body).expect("ok");
+            apache_avro::from_value::<SaleCompleted>(&v).expect("ok")
+        })
+    });
+    let mut buf = Vec::with_capacity(256);
+    g.bench_function("encode", |b| {
+        b.iter(|| {
+            buf.clear();
+            codec.encode_into(black_box(&sale), &mut buf).expect("ok");
+        })
+    });
+    g.bench_function("encode_generic_value_baseline", |b| {
+        b.iter(|| {
+            let v = apache_avro::to_value(black_box(&sale)).expect("ok");
+            generic_writer
+                .write_value_to_vec(v.resolve(schema).expect("ok"))
+                .expect("ok")
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -39,6 +39,8 @@ avro_enum! {
     }
 }
 
+// Written by hand: avro_enum! derives no Default, as most enums have no default symbol.
+#[allow(clippy::derivable_impls)]
 impl Default for SalesChannel {
     fn default() -> Self {
         Self::STORE

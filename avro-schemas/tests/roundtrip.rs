@@ -29,10 +29,10 @@ fn assert_same_shape(path: &str, schema: &Schema, value: &Value) {
             }
         }
         (Schema::Union(u), v) => {
-            if let Some(s) = u.variants().iter().find(|s| !matches!(s, Schema::Null)) {
-                if !matches!(v, Value::Null) {
-                    assert_same_shape(path, s, v);
-                }
+            if let Some(s) = u.variants().iter().find(|s| !matches!(s, Schema::Null))
+                && !matches!(v, Value::Null)
+            {
+                assert_same_shape(path, s, v);
             }
         }
         _ => {}

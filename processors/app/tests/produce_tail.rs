@@ -19,7 +19,7 @@ fn sale(n: usize) -> SaleCompleted {
     s.receipt_id = format!("R-{n}");
     s.occurred_at.0 += n as i64 * 1_000_000;
     s.lines[0].quantity = 1 + (n % 9) as i64;
-    s.loyalty_id = (n % 3 == 0).then(|| format!("L{n}"));
+    s.loyalty_id = n.is_multiple_of(3).then(|| format!("L{n}"));
     s
 }
 

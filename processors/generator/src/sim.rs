@@ -823,13 +823,11 @@ impl Generator {
         }));
     }
 
-    fn adjustment(
+    /// A write-off of `qty` units at location `l`, item `i`.
+    fn write_off(
         &mut self,
-        t: usize,
-        l: usize,
-        i: usize,
+        (t, l, i): (usize, usize, usize),
         day: u32,
-        kind: AdjustmentType,
         qty: i64,
         source_kind: WriteOffSource,
         out: &mut Vec<Generated>,
@@ -846,7 +844,7 @@ impl Generator {
             source,
             location_id: loc.id,
             item_id: self.tenants[t].items[i].id.clone(),
-            adjustment_type: kind,
+            adjustment_type: AdjustmentType::WRITE_OFF,
             quantity: qty,
             reason_code: if source_kind == WriteOffSource::DAMAGED {
                 "BREAKAGE".into()
@@ -873,31 +871,13 @@ impl Generator {
             for i in 0..self.tenants[t].items.len() {
                 let b = self.tenants[t].buckets[l][i].clone();
                 if b.damaged > 0 && self.rng.random_bool(0.2) {
-                    self.adjustment(
-                        t,
-                        l,
-                        i,
-                        day,
-                        AdjustmentType::WRITE_OFF,
-                        b.damaged,
-                        WriteOffSource::DAMAGED,
-                        out,
-                    );
+                    self.write_off((t, l, i), day, b.damaged, WriteOffSource::DAMAGED, out);
                 }
                 if self.tenants[t].locs[l].kind == LocationType::STORE
                     && b.sellable() > 0
                     && self.rng.random_bool(0.004)
                 {
-                    self.adjustment(
-                        t,
-                        l,
-                        i,
-                        day,
-                        AdjustmentType::WRITE_OFF,
-                        1,
-                        WriteOffSource::SELLABLE,
-                        out,
-                    );
+                    self.write_off((t, l, i), day, 1, WriteOffSource::SELLABLE, out);
                 }
                 self.replenish(t, l, i, day, out);
             }
@@ -1137,10 +1117,13 @@ mod tests {
         assert_ne!(a, c);
     }
 
+    /// (tenant, location, item).
+    type Key = (String, String, String);
+    /// (on_hand, on_order, in_transit, damaged).
+    type Buckets = (i64, i64, i64, i64);
+
     /// Applies the events by the domain's bucket rules, deduplicating by id, in arrival order.
-    fn replay(
-        events: &[Generated],
-    ) -> std::collections::BTreeMap<(String, String, String), (i64, i64, i64, i64)> {
+    fn replay(events: &[Generated]) -> std::collections::BTreeMap<Key, Buckets> {
         use std::collections::{BTreeMap, HashMap, HashSet};
         let mut seen = HashSet::new();
         let mut on_hand: BTreeMap<(String, String, String), i64> = BTreeMap::new();
