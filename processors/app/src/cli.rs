@@ -39,6 +39,9 @@ pub struct Global {
         hide_env_values = true
     )]
     pub schema_registry_url: Option<String>,
+    /// Postgres for sinks and the API; unset means postgres://postgres@127.0.0.1:5432/test.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
     /// Directory for processor state stores.
     #[arg(
         long,
@@ -59,6 +62,8 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     /// Registry URL, if any.
     pub schema_registry_url: Option<String>,
+    /// Postgres URL.
+    pub database_url: String,
     /// State directory.
     pub state_dir: PathBuf,
     /// Tenant id, or prefix of generated tenant ids.
@@ -99,8 +104,19 @@ impl Global {
                 self.tenant
             ));
         }
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(
+                "DATABASE_URL (--database-url): must start with postgres:// or postgresql://"
+                    .into(),
+            );
+        }
         Ok(Settings {
             kafka,
+            database_url,
             schema_registry_url: self.schema_registry_url.clone(),
             state_dir: self.state_dir.clone(),
             tenant: self.tenant.clone(),

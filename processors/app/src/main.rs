@@ -36,9 +36,17 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(cmd::run(cli.command, settings)) {
         Ok(code) => code,
+        // A closed pipe (`composerp tail … | head`) is a normal end of output.
+        Err(e) if is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("composerp: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

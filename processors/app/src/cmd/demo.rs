@@ -25,6 +25,7 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         );
         Some(b)
     };
+    postgres_check(&settings.database_url);
     let catalog = TopicCatalog::embedded();
     let admin = Admin::new(&settings.kafka.admin())?;
     let report = admin
@@ -112,4 +113,65 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Host and port of a `postgres://user:pass@host:port/db?…` URL.
+fn postgres_addr(url: &str) -> Option<(String, u16)> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (host_port, 5432),
+    };
+    Some((
+        if host.is_empty() {
+            "127.0.0.1".into()
+        } else {
+            host.trim_matches(['[', ']']).to_owned()
+        },
+        port,
+    ))
+}
+
+/// Says whether Postgres (used by the sinks and the API) answers, and what to do if not.
+fn postgres_check(url: &str) {
+    use std::net::ToSocketAddrs;
+    let Some((host, port)) = postgres_addr(url) else {
+        return;
+    };
+    let answers = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
+    if answers {
+        println!("▸ Postgres answers at {host}:{port} (sinks and API use it from issue #5 on)");
+    } else {
+        println!(
+            "▸ Postgres does not answer at {host}:{port}: set DATABASE_URL, or start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_addr;
+
+    #[test]
+    fn postgres_urls_give_host_and_port() {
+        assert_eq!(
+            postgres_addr("postgres://u:p@db.example:6543/x?sslmode=require"),
+            Some(("db.example".into(), 6543))
+        );
+        assert_eq!(
+            postgres_addr("postgresql://localhost/test"),
+            Some(("localhost".into(), 5432))
+        );
+        assert_eq!(
+            postgres_addr("postgres://u@[::1]:5433/t"),
+            Some(("::1".into(), 5433))
+        );
+        assert_eq!(postgres_addr("nonsense"), None);
+    }
 }

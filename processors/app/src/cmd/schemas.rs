@@ -1,6 +1,6 @@
 //! `composerp schemas list|show|check`.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
 use anyhow::Context;
 use composerp_events::SchemaCatalog;
@@ -8,17 +8,19 @@ use composerp_events::SchemaCatalog;
 use crate::cli::SchemasCommand;
 
 pub fn run(cmd: SchemasCommand) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     match cmd {
         SchemasCommand::List => {
             let c = SchemaCatalog::embedded();
-            println!("{:>5}  {:<48} {:>3}  FILE", "ID", "RECORD", "VER");
+            writeln!(out, "{:>5}  {:<48} {:>3}  FILE", "ID", "RECORD", "VER")?;
             for e in c.entries() {
                 let latest = c.latest(&e.full_name).is_some_and(|l| l.id == e.id);
                 let mark = if latest { "" } else { "  (older)" };
-                println!(
+                writeln!(
+                    out,
                     "{:>5}  {:<48} {:>3}  avro-schemas/{}.avsc{mark}",
                     e.id, e.full_name, e.version, e.path
-                );
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -27,11 +29,12 @@ pub fn run(cmd: SchemasCommand) -> anyhow::Result<ExitCode> {
             let e = c
                 .find(&name)
                 .with_context(|| format!("no schema {name:?} (see `composerp schemas list`)"))?;
-            println!(
+            writeln!(
+                out,
                 "// avro-schemas/{}.avsc  id {}  version {}",
                 e.path, e.id, e.version
-            );
-            print!("{}", e.text);
+            )?;
+            out.write_all(e.text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         SchemasCommand::Check { dir } => {
@@ -41,7 +44,7 @@ pub fn run(cmd: SchemasCommand) -> anyhow::Result<ExitCode> {
                     loaded = match SchemaCatalog::from_dir(d) {
                         Ok(c) => c,
                         Err(e) => {
-                            println!("FAIL {e}");
+                            writeln!(out, "FAIL {e}")?;
                             return Ok(ExitCode::FAILURE);
                         }
                     };
@@ -51,13 +54,14 @@ pub fn run(cmd: SchemasCommand) -> anyhow::Result<ExitCode> {
             };
             let problems = c.check_compatibility();
             for p in &problems {
-                println!("FAIL {p}");
+                writeln!(out, "FAIL {p}")?;
             }
             if problems.is_empty() {
-                println!(
+                writeln!(
+                    out,
                     "ok: {} schema versions, ids unique, every new version BACKWARD compatible",
                     c.entries().len()
-                );
+                )?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 Ok(ExitCode::FAILURE)

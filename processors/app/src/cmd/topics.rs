@@ -1,6 +1,6 @@
 //! `composerp topics apply|list|describe`.
 
-use std::process::ExitCode;
+use std::{io::Write, process::ExitCode};
 
 use anyhow::Context;
 use composerp_topics::{TopicCatalog, admin::Admin};
@@ -9,24 +9,27 @@ use crate::cli::{Settings, TopicsCommand};
 
 pub async fn run(cmd: TopicsCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     let catalog = TopicCatalog::embedded();
+    let mut out = std::io::stdout().lock();
     match cmd {
         TopicsCommand::List => {
-            println!(
+            writeln!(
+                out,
                 "{:<48} {:>4} {:<8} {:<22} VALUE",
                 "TOPIC", "PART", "CLEANUP", "KEY"
-            );
+            )?;
             for t in catalog.topics() {
                 let value = t
                     .value
                     .as_deref()
                     .unwrap_or("(original bytes + error headers)");
-                println!(
+                writeln!(
+                    out,
                     "{:<48} {:>4} {:<8} {:<22} {value}",
                     t.name,
                     t.partitions,
                     t.cleanup.policy(),
-                    t.key
-                );
+                    t.key.to_string()
+                )?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -37,10 +40,11 @@ pub async fn run(cmd: TopicsCommand, settings: &Settings) -> anyhow::Result<Exit
                 .describe(catalog)
                 .await
                 .context("reading topic metadata")?;
-            println!(
+            writeln!(
+                out,
                 "{:<48} {:>9} {:>9} {:<10} STATUS",
                 "TOPIC", "PART", "CATALOG", "CLEANUP"
-            );
+            )?;
             let mut ok = true;
             for (t, s) in catalog.topics().iter().zip(&states) {
                 let (parts, status) = match s.partitions {
@@ -59,10 +63,11 @@ pub async fn run(cmd: TopicsCommand, settings: &Settings) -> anyhow::Result<Exit
                     status
                 };
                 ok &= status == "ok";
-                println!(
+                writeln!(
+                    out,
                     "{:<48} {parts:>9} {:>9} {cleanup:<10} {status}",
                     t.name, t.partitions
-                );
+                )?;
             }
             Ok(if ok {
                 ExitCode::SUCCESS
@@ -78,17 +83,18 @@ pub async fn run(cmd: TopicsCommand, settings: &Settings) -> anyhow::Result<Exit
                 .await
                 .context("applying the topic catalog")?;
             for t in &report.created {
-                println!("created  {t}");
+                writeln!(out, "created  {t}")?;
             }
             for d in &report.drift {
-                println!("drift    {d}");
+                writeln!(out, "drift    {d}")?;
             }
-            println!(
+            writeln!(
+                out,
                 "{} created, {} unchanged, {} with drift",
                 report.created.len(),
                 report.unchanged.len(),
                 report.drift.len()
-            );
+            )?;
             Ok(if report.drift.is_empty() {
                 ExitCode::SUCCESS
             } else {
