@@ -18,6 +18,9 @@ const DERIVED_NAMESPACE: Uuid = Uuid::from_u128(0x6d0c_5f0e_1f7a_4a53_9a4c_2b1e_
 pub struct EventId(pub Uuid);
 
 impl EventId {
+    /// The all-zero id, for "none yet".
+    pub const NIL: EventId = EventId(Uuid::nil());
+
     /// A fresh random id, for events that originate here.
     pub fn random() -> Self {
         Self(Uuid::new_v4())

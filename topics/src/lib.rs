@@ -154,12 +154,19 @@ pub struct TopicSpec {
     pub value: Option<String>,
     /// Dead-letter topic name, for topics Composerp consumes.
     pub dlq: Option<String>,
+    /// Written and read by Composerp only (repartitioning); never the topic of a record type.
+    pub internal: bool,
 }
 
 impl TopicSpec {
     /// Kafka topic configuration entries (`cleanup.policy`, `retention.ms`).
     pub fn configs(&self) -> Vec<(&'static str, String)> {
         let mut c = vec![("cleanup.policy", self.cleanup.policy().to_owned())];
+        if self.cleanup == Cleanup::Compact && self.internal {
+            // A changelog entry newer than its last commit marker must not hide the committed
+            // value of its key from a restore: keep recent records out of compaction for a week.
+            c.push(("min.compaction.lag.ms", (7 * 24 * 3_600_000u64).to_string()));
+        }
         if let (Cleanup::Delete, Some(h)) = (self.cleanup, self.retention_hours) {
             c.push(("retention.ms", (h * 3_600_000).to_string()));
         }
@@ -193,6 +200,8 @@ struct Entry {
     value: String,
     #[serde(default)]
     dlq: bool,
+    #[serde(default)]
+    internal: bool,
 }
 
 /// Every topic, with dead-letter topics derived from the consumed ones.
@@ -235,6 +244,7 @@ impl TopicCatalog {
                     key: KeyFormat::Source,
                     value: None,
                     dlq: None,
+                    internal: false,
                 });
             }
             topics.push(TopicSpec {
@@ -251,6 +261,7 @@ impl TopicCatalog {
                 key: e.key,
                 value: Some(e.value),
                 dlq: dlq_name,
+                internal: e.internal,
             });
         }
         topics.sort_by(|a, b| a.name.cmp(&b.name));
@@ -271,6 +282,7 @@ impl TopicCatalog {
                 )));
             }
             if let Some(v) = &t.value
+                && !t.internal
                 && !values.insert(v)
             {
                 return Err(TopicError::Catalog(format!(
@@ -292,6 +304,21 @@ impl TopicCatalog {
             .iter()
             .find(|t| t.id == id_or_name || t.name == id_or_name)
             .ok_or_else(|| TopicError::Unknown(id_or_name.to_owned()))
+    }
+
+    /// The changelog topic of a processor's state store (compacted, one partition per task).
+    pub fn changelog(&self, processor: &str, partitions: i32) -> TopicSpec {
+        TopicSpec {
+            id: format!("{processor}.changelog"),
+            name: format!("composerp.{processor}.changelog.v1"),
+            partitions,
+            cleanup: Cleanup::Compact,
+            retention_hours: None,
+            key: KeyFormat::Source,
+            value: None,
+            dlq: None,
+            internal: true,
+        }
     }
 
     /// The topic carrying records of this Avro full name.

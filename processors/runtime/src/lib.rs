@@ -5,10 +5,17 @@
 //! - [`local`]: a Kafka-protocol broker on loopback (Tansu, memory engine) for tests and the demo,
 //!   started on a free port and stopped when dropped.
 //! - [`publish`]: a batched producer that counts acknowledgements.
+//! - [`processor`]: the [`Processor`](processor::Processor) trait a data engineer implements:
+//!   typed inputs, keyed state, reference tables, typed outputs.
+//! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
+//! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
+pub mod driver;
 pub mod kafka;
 pub mod local;
+pub mod processor;
 pub mod publish;
+pub mod task;
 
 pub use kafka::KafkaSettings;
 pub use local::{LocalBroker, LocalBrokerError};

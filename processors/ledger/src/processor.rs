@@ -1,0 +1,879 @@
+//! [`InventoryLedger`]: the ledger as a stream processor.
+//!
+//! State keys (per partition): `p|tenant|location|item` holds a [`PositionState`],
+//! `e|tenant|event_id[|inbound]` remembers an applied event for deduplication.
+
+use std::collections::{HashMap, HashSet};
+
+use composerp_events::{
+    Codec, DecodeError, EventId, Money, Timestamp,
+    catalog::{Item, Location, LocationType},
+    inventory::{
+        AdjustmentType, InventoryAdjusted, InventoryLowStock, InventoryTransactionCreated,
+        InventoryUpdated, LedgerKind, ThresholdKind, TransferReceived, TransferShipped,
+        WriteOffSource,
+    },
+    pos::{ReturnCondition, SaleCompleted, SaleLineType},
+    procurement::PurchaseOrderReceived,
+    replenishment::{
+        PurchaseOrderApproved, PurchaseOrderCancelled, PurchaseOrderCreated, PurchaseOrderStatus,
+        ReplenishmentRule,
+    },
+};
+use composerp_runtime::{
+    inputs,
+    processor::{Context, Processor, Reject, Tables},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    movement::{MovementKind, rate},
+    position::{Entry, Position},
+};
+
+inputs! {
+    /// Everything that moves stock, all keyed `tenant|location` and co-partitioned.
+    pub enum LedgerInput {
+        "pos.sales" => Sale(SaleCompleted),
+        "procurement.receipts" => Receipt(PurchaseOrderReceived),
+        "inventory.adjustments" => Adjustment(InventoryAdjusted),
+        "inventory.transfers-shipped" => Shipped(TransferShipped),
+        "inventory.transfers-received" => Received(TransferReceived),
+        "replenishment.po-created" => PoCreated(PurchaseOrderCreated),
+        "replenishment.po-approved" => PoApproved(PurchaseOrderApproved),
+        "replenishment.po-cancelled" => PoCancelled(PurchaseOrderCancelled),
+        "ledger.transfer-inbound" => Inbound(TransferShipped),
+    }
+}
+
+/// Master data the ledger reads: location types, known items, reorder points.
+#[derive(Debug, Default)]
+pub struct LedgerTables {
+    locations: HashMap<String, LocationType>,
+    items: HashSet<String>,
+    rules: HashMap<String, Rule>,
+}
+
+/// The low-stock part of a replenishment rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// Reorder point.
+    pub reorder_point: i64,
+    /// Re-arm margin.
+    pub rearm_margin: i64,
+}
+
+impl LedgerTables {
+    /// Type of a location, None when unknown.
+    pub fn location(&self, tenant: &str, location: &str) -> Option<LocationType> {
+        self.locations.get(&format!("{tenant}|{location}")).copied()
+    }
+
+    /// The reorder point of an item-location, if a rule sets one.
+    pub fn rule(&self, tenant: &str, location: &str, item: &str) -> Option<Rule> {
+        self.rules
+            .get(&format!("{tenant}|{location}|{item}"))
+            .copied()
+    }
+
+    fn known_item(&self, tenant: &str, item: &str) -> bool {
+        self.items.contains(&format!("{tenant}|{item}"))
+    }
+}
+
+impl Tables for LedgerTables {
+    const TOPICS: &'static [&'static str] =
+        &["catalog.locations", "catalog.items", "replenishment.rules"];
+
+    fn update(&mut self, index: usize, codec: &Codec, bytes: &[u8]) -> Result<(), DecodeError> {
+        match index {
+            0 => {
+                let l: Location = codec.decode(bytes)?;
+                self.locations.insert(
+                    format!("{}|{}", l.tenant_id, l.location_id),
+                    l.location_type,
+                );
+            }
+            1 => {
+                let i: Item = codec.decode(bytes)?;
+                self.items.insert(format!("{}|{}", i.tenant_id, i.item_id));
+            }
+            _ => {
+                let r: ReplenishmentRule = codec.decode(bytes)?;
+                let key = format!("{}|{}|{}", r.tenant_id, r.location_id, r.item_id);
+                match r.reorder_point.filter(|_| r.active) {
+                    Some(reorder_point) => {
+                        self.rules.insert(
+                            key,
+                            Rule {
+                                reorder_point,
+                                rearm_margin: r.rearm_margin,
+                            },
+                        );
+                    }
+                    None => {
+                        self.rules.remove(&key);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A position with what its events need besides the buckets.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PositionState {
+    /// The buckets and counters.
+    pub position: Position,
+    /// Applied movements (the InventoryUpdated sequence).
+    pub version: i64,
+    /// Latest input event applied.
+    pub last_event: Option<EventId>,
+    /// Its business time.
+    pub last_at: Timestamp,
+    /// Currency of the latest priced input (for rounding stock value).
+    pub currency: Option<String>,
+}
+
+/// One key's state in the ledger's store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum LedgerState {
+    /// An item-location.
+    Position(Box<PositionState>),
+    /// An applied event id, kept for deduplication (with its business time).
+    Seen(i64),
+}
+
+impl Default for LedgerState {
+    fn default() -> Self {
+        LedgerState::Position(Box::default())
+    }
+}
+
+/// Keeps every item-location's stock position, writes the stock ledgers and raises low-stock
+/// alerts.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InventoryLedger;
+
+/// A movement with its line and item, before it is applied.
+struct Line {
+    line: i32,
+    location: String,
+    item: String,
+    kind: MovementKind,
+    document: Option<String>,
+}
+
+fn money(m: Money) -> Option<f64> {
+    Some(rate(m))
+}
+
+/// Minor-unit decimals of a currency (ISO 4217), for rounding published stock values.
+fn minor_units(currency: Option<&str>) -> u32 {
+    match currency {
+        Some("JPY" | "KRW" | "CLP" | "ISK" | "VND") => 0,
+        Some("BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD") => 3,
+        _ => 2,
+    }
+}
+
+/// The movements an input stands for, validated together (one bad line rejects the event).
+fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Reject> {
+    let mut out = Vec::new();
+    let (tenant, currency) = match input {
+        LedgerInput::Sale(s) => {
+            for l in &s.lines {
+                let returned = l.line_type == SaleLineType::RETURN || l.quantity < 0;
+                let damaged = l.return_condition == Some(ReturnCondition::DAMAGED);
+                let qty = l.quantity.abs();
+                let kind = if l.quantity == 0 {
+                    return Err(Reject::new(
+                        "non_positive_quantity",
+                        format!("line {} has quantity 0", l.line_number),
+                    ));
+                } else if returned {
+                    if l.line_type == SaleLineType::RETURN && l.quantity < 0 {
+                        return Err(Reject::new(
+                            "non_positive_quantity",
+                            format!("RETURN line {} has negative quantity", l.line_number),
+                        ));
+                    }
+                    MovementKind::Return {
+                        qty,
+                        damaged,
+                        unit_cost: None,
+                    }
+                } else {
+                    MovementKind::Sale {
+                        qty,
+                        reservation: l.reservation_id.clone(),
+                    }
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: s.store_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(s.receipt_id.clone()),
+                });
+            }
+            (&s.tenant_id, Some(s.currency.clone()))
+        }
+        LedgerInput::Receipt(r) => {
+            for l in &r.lines {
+                let line = format!("{}#{}", r.po_number, l.po_line_number);
+                let kind = MovementKind::Receipt {
+                    line,
+                    qty: l.quantity,
+                    unit_cost: money(l.unit_cost),
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: r.location_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(r.po_number.clone()),
+                });
+            }
+            (&r.tenant_id, Some(r.currency.clone()))
+        }
+        LedgerInput::Adjustment(a) => {
+            let q = a.quantity;
+            let kind = match a.adjustment_type {
+                AdjustmentType::COUNT_SET => MovementKind::Set {
+                    counted: q,
+                    unit_cost: a.unit_cost.and_then(money),
+                },
+                AdjustmentType::DELTA => MovementKind::Delta {
+                    qty: q,
+                    unit_cost: a.unit_cost.and_then(money),
+                },
+                AdjustmentType::DAMAGE => MovementKind::Damage { qty: q },
+                AdjustmentType::WRITE_OFF => MovementKind::WriteOff {
+                    qty: q,
+                    damaged: a.write_off_source == Some(WriteOffSource::DAMAGED),
+                },
+                AdjustmentType::RESERVE => MovementKind::Reserve {
+                    id: a.reservation_id.clone().unwrap_or_default(),
+                    qty: q,
+                },
+                AdjustmentType::RELEASE => MovementKind::Release {
+                    id: a.reservation_id.clone().unwrap_or_default(),
+                    qty: q,
+                },
+                AdjustmentType::BACKORDER => MovementKind::Backorder {
+                    order: a.order_ref.clone().unwrap_or_default(),
+                    qty: q,
+                },
+                AdjustmentType::BACKORDER_FILL => MovementKind::BackorderFill {
+                    order: a.order_ref.clone().unwrap_or_default(),
+                    qty: q,
+                },
+            };
+            out.push(Line {
+                line: 0,
+                location: a.location_id.clone(),
+                item: a.item_id.clone(),
+                kind,
+                document: Some(a.reason_code.clone()),
+            });
+            (&a.tenant_id, None)
+        }
+        LedgerInput::Shipped(t) => {
+            for l in &t.lines {
+                let kind = MovementKind::TransferOut {
+                    to: t.to_location_id.clone(),
+                    transfer: t.transfer_id.clone(),
+                    qty: l.quantity,
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: t.from_location_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(t.transfer_id.clone()),
+                });
+            }
+            (&t.tenant_id, None)
+        }
+        LedgerInput::Inbound(t) => {
+            for l in &t.lines {
+                let kind = MovementKind::TransferShippedIn {
+                    transfer: t.transfer_id.clone(),
+                    qty: l.quantity,
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: t.to_location_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(t.transfer_id.clone()),
+                });
+            }
+            (&t.tenant_id, None)
+        }
+        LedgerInput::Received(t) => {
+            for l in &t.lines {
+                let kind = MovementKind::TransferIn {
+                    transfer: t.transfer_id.clone(),
+                    qty: l.quantity,
+                    unit_cost: None,
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: t.to_location_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(t.transfer_id.clone()),
+                });
+            }
+            (&t.tenant_id, None)
+        }
+        LedgerInput::PoCreated(p) => {
+            if p.status == PurchaseOrderStatus::APPROVED {
+                for l in &p.lines {
+                    let kind = MovementKind::PoApproved {
+                        line: format!("{}#{}", p.po_number, l.line_number),
+                        qty: l.quantity,
+                    };
+                    out.push(Line {
+                        line: l.line_number,
+                        location: p.location_id.clone(),
+                        item: l.item_id.clone(),
+                        kind,
+                        document: Some(p.po_number.clone()),
+                    });
+                }
+            }
+            (&p.tenant_id, Some(p.currency.clone()))
+        }
+        LedgerInput::PoApproved(p) => {
+            for l in &p.lines {
+                let kind = MovementKind::PoApproved {
+                    line: format!("{}#{}", p.po_number, l.line_number),
+                    qty: l.quantity,
+                };
+                out.push(Line {
+                    line: l.line_number,
+                    location: p.location_id.clone(),
+                    item: l.item_id.clone(),
+                    kind,
+                    document: Some(p.po_number.clone()),
+                });
+            }
+            (&p.tenant_id, Some(p.currency.clone()))
+        }
+        LedgerInput::PoCancelled(p) => {
+            if !p.line_numbers.is_empty() && p.line_numbers.len() != p.item_ids.len() {
+                return Err(Reject::new(
+                    "malformed_cancellation",
+                    "line_numbers and item_ids differ in length",
+                ));
+            }
+            for (i, item) in p.item_ids.iter().enumerate() {
+                let n = p.line_numbers.get(i).copied().unwrap_or(i as i32 + 1);
+                let kind = MovementKind::PoCancelled {
+                    line: format!("{}#{}", p.po_number, n),
+                };
+                out.push(Line {
+                    line: n,
+                    location: p.location_id.clone(),
+                    item: item.clone(),
+                    kind,
+                    document: Some(p.po_number.clone()),
+                });
+            }
+            (&p.tenant_id, None)
+        }
+    };
+    for l in &out {
+        l.kind
+            .validate(&l.location)
+            .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+        if l.item.trim().is_empty() {
+            return Err(Reject::new(
+                "missing_document",
+                format!("line {}: empty item_id", l.line),
+            ));
+        }
+    }
+    Ok((tenant.clone(), out, currency))
+}
+
+fn position_key(tenant: &str, location: &str, item: &str) -> String {
+    format!("p|{tenant}|{location}|{item}")
+}
+
+impl Processor for InventoryLedger {
+    const NAME: &'static str = "ledger";
+    type Input = LedgerInput;
+    type State = LedgerState;
+    type Tables = LedgerTables;
+
+    fn process(
+        &self,
+        input: &LedgerInput,
+        ctx: &mut Context<'_, LedgerState, LedgerTables>,
+    ) -> Result<(), Reject> {
+        use composerp_runtime::processor::Input;
+        let event_id = input.event_id();
+        let at = input.occurred_at();
+        let (tenant, lines, currency) = lines(input)?;
+        let inbound = matches!(input, LedgerInput::Inbound(_));
+        let seen_key = format!(
+            "e|{tenant}|{event_id}{}",
+            if inbound { "|inbound" } else { "" }
+        );
+        if ctx.peek(&seen_key).is_some() {
+            return Ok(());
+        }
+        // Check every line first so a rejected event changes nothing.
+        for l in &lines {
+            if let MovementKind::Set { .. } = l.kind
+                && let Some(LedgerState::Position(p)) =
+                    ctx.peek(&position_key(&tenant, &l.location, &l.item))
+            {
+                let mut probe = p.position.clone();
+                probe
+                    .apply(&l.kind, at)
+                    .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+            }
+        }
+        *ctx.state(&seen_key) = LedgerState::Seen(at.0);
+        for l in lines {
+            apply_line(ctx, &tenant, event_id, at, currency.as_deref(), l)?;
+        }
+        if let LedgerInput::Shipped(t) = input {
+            ctx.emit_to(
+                "ledger.transfer-inbound",
+                format!("{}|{}", t.tenant_id, t.to_location_id),
+                t,
+            );
+        }
+        Ok(())
+    }
+
+    fn end_batch(&self, ctx: &mut Context<'_, LedgerState, LedgerTables>) {
+        for key in ctx.changed_keys() {
+            let Some(LedgerState::Position(p)) = ctx.peek(&key) else {
+                continue;
+            };
+            let mut parts = key.splitn(4, '|').skip(1);
+            let (Some(tenant), Some(location), Some(item)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let event = updated(ctx.tables(), tenant, location, item, p, ctx.now());
+            ctx.emit(&event);
+        }
+    }
+}
+
+fn apply_line(
+    ctx: &mut Context<'_, LedgerState, LedgerTables>,
+    tenant: &str,
+    event_id: EventId,
+    at: Timestamp,
+    currency: Option<&str>,
+    l: Line,
+) -> Result<(), Reject> {
+    let key = position_key(tenant, &l.location, &l.item);
+    let kind = ctx.tables().location(tenant, &l.location);
+    let unknown_location = kind.is_none();
+    let unknown_item = !ctx.tables().known_item(tenant, &l.item);
+    let rule = ctx.tables().rule(tenant, &l.location, &l.item);
+    let now = ctx.now();
+    let LedgerState::Position(state) = ctx.state(&key) else {
+        return Err(Reject::new("key_collision", key));
+    };
+    let entry = state
+        .position
+        .apply(&l.kind, at)
+        .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+    state.version += 1;
+    state.last_event = Some(event_id);
+    state.last_at = state.last_at.max(at);
+    if let Some(c) = currency {
+        state.currency = Some(c.to_owned());
+    }
+    let fired = match rule {
+        Some(r)
+            if state
+                .position
+                .evaluate_alert(r.reorder_point, r.rearm_margin) =>
+        {
+            Some(r)
+        }
+        _ => None,
+    };
+    let buckets = state.position.buckets();
+    let places = minor_units(state.currency.as_deref());
+    let ledger = match kind {
+        Some(LocationType::WAREHOUSE | LocationType::DC) => LedgerKind::WSLE,
+        _ => LedgerKind::SSLE,
+    };
+    let line_bytes = l.line.to_be_bytes();
+    if let Some(e) = entry {
+        ctx.emit(&transaction(
+            tenant,
+            &l,
+            event_id,
+            at,
+            ledger,
+            &e,
+            places,
+            unknown_item,
+            unknown_location,
+        ));
+    }
+    if let Some(rule) = fired {
+        ctx.emit(&InventoryLowStock {
+            event_id: event_id.derive(&[
+                b"low",
+                &line_bytes,
+                l.location.as_bytes(),
+                l.item.as_bytes(),
+            ]),
+            tenant_id: tenant.to_owned(),
+            occurred_at: at,
+            produced_at: now,
+            source: "composerp:ledger".into(),
+            location_id: l.location.clone(),
+            item_id: l.item.clone(),
+            available: buckets.available,
+            inventory_position: buckets.inventory_position,
+            threshold: rule.reorder_point,
+            threshold_kind: ThresholdKind::REORDER_POINT,
+            source_event_id: event_id,
+        });
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transaction(
+    tenant: &str,
+    l: &Line,
+    event_id: EventId,
+    at: Timestamp,
+    ledger: LedgerKind,
+    e: &Entry,
+    places: u32,
+    unknown_item: bool,
+    unknown_location: bool,
+) -> InventoryTransactionCreated {
+    let line_bytes = l.line.to_be_bytes();
+    InventoryTransactionCreated {
+        event_id: event_id.derive(&[
+            b"itc",
+            &line_bytes,
+            l.location.as_bytes(),
+            l.item.as_bytes(),
+        ]),
+        tenant_id: tenant.to_owned(),
+        occurred_at: at,
+        produced_at: at,
+        source: "composerp:ledger".into(),
+        location_id: l.location.clone(),
+        item_id: l.item.clone(),
+        ledger,
+        transaction_type: e.kind,
+        source_event_id: event_id,
+        source_line: l.line,
+        document_ref: l.document.clone(),
+        sequence: e.sequence,
+        actual_qty: e.actual_qty,
+        qty_after_transaction: e.qty_after,
+        incoming_rate: e.incoming_rate.map(Money::from_f64),
+        valuation_rate: Money::from_f64(e.valuation_rate),
+        stock_value: Money::from_f64(e.stock_value).round_to(places),
+        stock_value_difference: Money::from_f64(e.stock_value_difference).round_to(places),
+        superseded: e.superseded,
+        negative_on_hand: e.negative_on_hand,
+        unknown_item,
+        unknown_location,
+    }
+}
+
+fn updated(
+    tables: &LedgerTables,
+    tenant: &str,
+    location: &str,
+    item: &str,
+    p: &PositionState,
+    now: Timestamp,
+) -> InventoryUpdated {
+    let b = p.position.buckets();
+    let rate = p.position.valuation_rate().unwrap_or(0.0);
+    let places = minor_units(p.currency.as_deref());
+    InventoryUpdated {
+        event_id: EventId::from_name(&format!(
+            "composerp:ledger/updated/{tenant}/{location}/{item}/{}",
+            p.version
+        )),
+        tenant_id: tenant.to_owned(),
+        occurred_at: p.last_at,
+        produced_at: now,
+        source: "composerp:ledger".into(),
+        location_id: location.to_owned(),
+        item_id: item.to_owned(),
+        sequence: p.version,
+        on_hand: b.on_hand,
+        on_order: b.on_order,
+        in_transit: b.in_transit,
+        reserved: b.reserved,
+        damaged: b.damaged,
+        backordered: b.backordered,
+        available: b.available,
+        available_raw: b.available_raw,
+        inventory_position: b.inventory_position,
+        valuation_rate: Money::from_f64(rate),
+        stock_value: Money::from_f64(b.on_hand as f64 * rate).round_to(places),
+        reorder_point: tables.rule(tenant, location, item).map(|r| r.reorder_point),
+        negative_on_hand: b.on_hand < 0,
+        unknown_item: !tables.known_item(tenant, item),
+        unknown_location: tables.location(tenant, location).is_none(),
+        last_source_event_id: p.last_event.unwrap_or(EventId::NIL),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use composerp_events::{
+        inventory::{TransactionType, TransferLine},
+        pos::SaleLine,
+        procurement::ReceiptLine,
+        samples,
+    };
+    use composerp_runtime::driver::TestDriver;
+
+    use super::*;
+
+    fn id(n: &str) -> EventId {
+        EventId::from_name(n)
+    }
+
+    fn sale(n: &str, store: &str, item: &str, qty: i64) -> LedgerInput {
+        let mut s = samples::sale_completed(1);
+        s.event_id = id(n);
+        s.tenant_id = "t1".into();
+        s.store_id = store.into();
+        s.lines = vec![SaleLine {
+            line_number: 1,
+            item_id: item.into(),
+            line_type: SaleLineType::SALE,
+            quantity: qty,
+            unit_price: Money(25_000),
+            discount: Money::ZERO,
+            return_condition: None,
+            reservation_id: None,
+        }];
+        LedgerInput::Sale(s)
+    }
+
+    fn receipt(n: &str, loc: &str, item: &str, qty: i64) -> LedgerInput {
+        let mut r = samples::purchase_order_received();
+        r.event_id = id(n);
+        r.tenant_id = "t1".into();
+        r.location_id = loc.into();
+        r.lines = vec![ReceiptLine {
+            line_number: 1,
+            po_line_number: 1,
+            item_id: item.into(),
+            quantity: qty,
+            unit_cost: Money(20_000),
+            lot_number: None,
+            expiry_date: None,
+        }];
+        LedgerInput::Receipt(r)
+    }
+
+    fn position(d: &TestDriver<InventoryLedger>, loc: &str, item: &str) -> PositionState {
+        match d.state(&position_key("t1", loc, item)) {
+            Some(LedgerState::Position(p)) => (**p).clone(),
+            other => panic!("no position: {other:?}"),
+        }
+    }
+
+    fn store(d: &mut TestDriver<InventoryLedger>, loc: &str, kind: LocationType) {
+        let mut l = samples::location();
+        l.tenant_id = "t1".into();
+        l.location_id = loc.into();
+        l.location_type = kind;
+        d.table(&l);
+    }
+
+    #[test]
+    fn sale_lowers_on_hand() {
+        let mut d = TestDriver::new(InventoryLedger);
+        d.pipe([receipt("r1", "s1", "sku", 10), sale("s1", "s1", "sku", 3)]);
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 7);
+        let entries = d.outputs::<InventoryTransactionCreated>();
+        assert_eq!(
+            entries
+                .iter()
+                .map(|e| (e.transaction_type, e.qty_after_transaction))
+                .collect::<Vec<_>>(),
+            vec![(TransactionType::RECEIPT, 10), (TransactionType::SALE, 7)]
+        );
+        assert_eq!(entries[1].valuation_rate, Money(20_000));
+        assert_eq!(entries[1].stock_value, Money(140_000));
+    }
+
+    #[test]
+    fn a_repeated_event_id_changes_nothing() {
+        let mut d = TestDriver::new(InventoryLedger);
+        d.pipe([receipt("r1", "s1", "sku", 10), sale("s1", "s1", "sku", 3)]);
+        let before = d.raw_outputs().len();
+        d.pipe([sale("s1", "s1", "sku", 3), receipt("r1", "s1", "sku", 99)]);
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 7);
+        assert_eq!(d.raw_outputs().len(), before, "no output for duplicates");
+    }
+
+    #[test]
+    fn poison_records_go_to_the_dead_letters_and_the_rest_applies() {
+        let mut d = TestDriver::new(InventoryLedger);
+        d.pipe([receipt("r1", "s1", "sku", 10)]);
+        d.pipe_raw("pos.sales", b"garbage bytes".to_vec());
+        let mut wrong = Codec::embedded().encode(&samples::item()).expect("item");
+        wrong[4] = 0x51; // an id that exists nowhere
+        d.pipe_raw("pos.sales", wrong);
+        d.pipe([receipt("r2", "s1", "sku", -4), sale("s2", "s1", "sku", 2)]);
+        let reasons: Vec<&str> = d.dead_letters().iter().map(|l| l.reject.reason).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                "not_confluent_framed",
+                "unknown_schema_id",
+                "non_positive_quantity"
+            ]
+        );
+        assert_eq!(d.dead_letters()[2].topic, "procurement.receipts");
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 8);
+    }
+
+    #[test]
+    fn one_update_per_position_and_batch_with_the_latest_buckets() {
+        let mut d = TestDriver::new(InventoryLedger);
+        d.pipe([
+            receipt("r1", "s1", "a", 10),
+            sale("s1", "s1", "a", 1),
+            sale("s2", "s1", "a", 2),
+            sale("s3", "s1", "b", 1),
+        ]);
+        let updates = d.outputs::<InventoryUpdated>();
+        assert_eq!(updates.len(), 2);
+        let a = updates.iter().find(|u| u.item_id == "a").expect("a");
+        assert_eq!((a.on_hand, a.sequence), (7, 3));
+        let b = updates.iter().find(|u| u.item_id == "b").expect("b");
+        assert_eq!((b.on_hand, b.negative_on_hand), (-1, true));
+    }
+
+    #[test]
+    fn low_stock_fires_once_and_rearms_above_the_point() {
+        let mut d = TestDriver::new(InventoryLedger);
+        let mut rule = samples::replenishment_rule();
+        rule.tenant_id = "t1".into();
+        rule.location_id = "s1".into();
+        rule.item_id = "sku".into();
+        rule.reorder_point = Some(5);
+        rule.rearm_margin = 0;
+        d.table(&rule);
+        d.pipe([
+            receipt("r1", "s1", "sku", 10),
+            sale("s1", "s1", "sku", 6),
+            sale("s2", "s1", "sku", 1),
+        ]);
+        assert_eq!(d.outputs::<InventoryLowStock>().len(), 1);
+        d.pipe([receipt("r2", "s1", "sku", 10), sale("s3", "s1", "sku", 12)]);
+        let alerts = d.outputs::<InventoryLowStock>();
+        assert_eq!(alerts.len(), 2);
+        assert_eq!((alerts[1].available, alerts[1].threshold), (1, 5));
+    }
+
+    #[test]
+    fn a_transfer_moves_stock_through_the_destination_in_transit() {
+        let mut d = TestDriver::new(InventoryLedger);
+        store(&mut d, "dc1", LocationType::DC);
+        store(&mut d, "s1", LocationType::STORE);
+        d.pipe([receipt("r1", "dc1", "sku", 50)]);
+        let mut t = samples::transfer_shipped();
+        t.event_id = id("ts1");
+        t.tenant_id = "t1".into();
+        t.lines = vec![TransferLine {
+            line_number: 1,
+            item_id: "sku".into(),
+            quantity: 12,
+        }];
+        d.pipe([LedgerInput::Shipped(t.clone())]);
+        assert_eq!(position(&d, "dc1", "sku").position.buckets().on_hand, 38);
+        let inbound: Vec<_> = d
+            .raw_outputs()
+            .iter()
+            .filter(|o| o.topic == "composerp.ledger.transfer-inbound.v1")
+            .collect();
+        assert_eq!(inbound.len(), 1);
+        assert_eq!(inbound[0].key, "t1|s1");
+        // The destination's partition reads it back from the internal topic.
+        d.pipe([LedgerInput::Inbound(t.clone()), LedgerInput::Inbound(t)]);
+        assert_eq!(
+            position(&d, "s1", "sku").position.buckets().in_transit,
+            12,
+            "applied once"
+        );
+        let mut r = samples::transfer_received();
+        r.event_id = id("tr1");
+        r.tenant_id = "t1".into();
+        r.lines = vec![TransferLine {
+            line_number: 1,
+            item_id: "sku".into(),
+            quantity: 10,
+        }];
+        d.pipe([LedgerInput::Received(r)]);
+        let b = position(&d, "s1", "sku").position.buckets();
+        assert_eq!(
+            (b.on_hand, b.in_transit),
+            (10, 2),
+            "a short receipt leaves the rest in transit"
+        );
+        let entries = d.outputs::<InventoryTransactionCreated>();
+        assert!(
+            entries.iter().any(|e| e.ledger == LedgerKind::WSLE
+                && e.transaction_type == TransactionType::TRANSFER_OUT)
+        );
+        assert!(
+            entries.iter().any(|e| e.ledger == LedgerKind::SSLE
+                && e.transaction_type == TransactionType::TRANSFER_IN)
+        );
+    }
+
+    #[test]
+    fn replaying_the_same_inputs_gives_the_same_output_ids() {
+        let run = || {
+            let mut d = TestDriver::new(InventoryLedger);
+            d.pipe([receipt("r1", "s1", "a", 10), sale("s1", "s1", "a", 4)]);
+            d.raw_outputs().to_vec()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn unknown_items_and_locations_are_applied_and_flagged() {
+        let mut d = TestDriver::new(InventoryLedger);
+        store(&mut d, "s1", LocationType::STORE);
+        d.pipe([
+            sale("s1", "s1", "ghost", 1),
+            sale("s2", "nowhere", "ghost", 1),
+        ]);
+        let updates = d.outputs::<InventoryUpdated>();
+        let known_loc = updates.iter().find(|u| u.location_id == "s1").expect("s1");
+        assert!(known_loc.unknown_item && !known_loc.unknown_location);
+        let unknown_loc = updates
+            .iter()
+            .find(|u| u.location_id == "nowhere")
+            .expect("nowhere");
+        assert!(unknown_loc.unknown_location && unknown_loc.on_hand == -1);
+    }
+}

@@ -1,0 +1,269 @@
+//! The [`Processor`] trait a data engineer implements, and the [`Context`] it works through.
+
+use std::collections::HashMap;
+
+use composerp_events::{Codec, DecodeError, EncodedRecord, Event, EventId, Timestamp};
+use composerp_topics::TopicCatalog;
+use serde::{Serialize, de::DeserializeOwned};
+
+/// Why a record cannot be processed; it goes to the input's dead-letter topic and processing
+/// continues. `reason` is a bounded code (metrics, the `composerp.reason` header).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {detail}")]
+pub struct Reject {
+    /// Bounded code, e.g. `non_positive_quantity`.
+    pub reason: &'static str,
+    /// Human-readable explanation.
+    pub detail: String,
+}
+
+impl Reject {
+    /// A reject with a code and an explanation.
+    pub fn new(reason: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<DecodeError> for Reject {
+    fn from(e: DecodeError) -> Self {
+        Reject::new(e.reason(), e.to_string())
+    }
+}
+
+/// The typed records a processor consumes: one variant per input topic, all co-partitioned.
+pub trait Input: Sized + Send + 'static {
+    /// Topic ids (from the topic catalog) consumed, in variant order; the first one drives
+    /// partition assignment.
+    const TOPICS: &'static [&'static str];
+    /// Decodes a record of the `index`-th topic.
+    fn decode(index: usize, codec: &Codec, bytes: &[u8]) -> Result<Self, DecodeError>;
+    /// Event id, for deduplication.
+    fn event_id(&self) -> EventId;
+    /// Business time, for the event-time watermark.
+    fn occurred_at(&self) -> Timestamp;
+    /// Encodes the record for its topic: (topic index, framed bytes). Used by the test driver.
+    fn encode(&self, codec: &Codec) -> Result<(usize, Vec<u8>), composerp_events::EncodeError>;
+}
+
+/// Declares a processor's input enum: `inputs! { pub enum X { "topic.id" => Variant(Type), … } }`.
+#[macro_export]
+macro_rules! inputs {
+    ($(#[$m:meta])* $vis:vis enum $name:ident { $($topic:literal => $variant:ident($ty:ty)),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
+        $vis enum $name {
+            $(#[doc = concat!("A record of `", $topic, "`.")] $variant($ty),)+
+        }
+
+        impl $crate::processor::Input for $name {
+            const TOPICS: &'static [&'static str] = &[$($topic),+];
+            fn decode(index: usize, codec: &composerp_events::Codec, bytes: &[u8]) -> Result<Self, composerp_events::DecodeError> {
+                let mut i = 0;
+                $(
+                    if index == i {
+                        return codec.decode::<$ty>(bytes).map($name::$variant);
+                    }
+                    i += 1;
+                )+
+                let _ = i;
+                Err(composerp_events::DecodeError::UnknownSchemaId(u32::MAX))
+            }
+            fn event_id(&self) -> composerp_events::EventId {
+                match self { $($name::$variant(e) => composerp_events::Event::event_id(e),)+ }
+            }
+            fn occurred_at(&self) -> composerp_events::Timestamp {
+                match self { $($name::$variant(e) => composerp_events::Event::occurred_at(e),)+ }
+            }
+            fn encode(&self, codec: &composerp_events::Codec) -> Result<(usize, Vec<u8>), composerp_events::EncodeError> {
+                let topics: &[&str] = &[$($topic),+];
+                let variants: &[&str] = &[$(stringify!($variant)),+];
+                let (name, bytes) = match self { $($name::$variant(e) => (stringify!($variant), codec.encode(e)?),)+ };
+                let _ = topics;
+                Ok((variants.iter().position(|v| *v == name).unwrap_or(0), bytes))
+            }
+        }
+    };
+}
+
+/// Read-mostly reference data every partition needs (master data), filled from whole topics.
+pub trait Tables: Default + Send + Sync + 'static {
+    /// Topic ids read completely (all partitions) into the tables.
+    const TOPICS: &'static [&'static str];
+    /// Applies one record of the `index`-th topic.
+    fn update(&mut self, index: usize, codec: &Codec, bytes: &[u8]) -> Result<(), DecodeError>;
+}
+
+/// No reference data.
+#[derive(Debug, Default)]
+pub struct NoTables;
+
+impl Tables for NoTables {
+    const TOPICS: &'static [&'static str] = &[];
+    fn update(&mut self, _: usize, _: &Codec, _: &[u8]) -> Result<(), DecodeError> {
+        Ok(())
+    }
+}
+
+/// A stream processor: typed inputs, keyed state, typed outputs.
+pub trait Processor: Send + Sync + 'static {
+    /// Name used by `composerp run <name>`, the consumer group and the changelog topic.
+    const NAME: &'static str;
+    /// The inputs (see [`inputs!`]).
+    type Input: Input;
+    /// Keyed state, one value per key, kept in the partition's store.
+    type State: Serialize + DeserializeOwned + Default + Clone + Send + 'static;
+    /// Reference data shared by all partitions.
+    type Tables: Tables;
+    /// How far behind the newest event time the watermark trails.
+    const ALLOWED_LATENESS_MICROS: i64 = 3_600_000_000;
+
+    /// Handles one input record.
+    fn process(
+        &self,
+        input: &Self::Input,
+        ctx: &mut Context<'_, Self::State, Self::Tables>,
+    ) -> Result<(), Reject>;
+
+    /// Called once per batch before outputs are flushed, to emit coalesced results.
+    fn end_batch(&self, _ctx: &mut Context<'_, Self::State, Self::Tables>) {}
+}
+
+/// One output record, encoded, with its destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutRecord {
+    /// Kafka topic name.
+    pub topic: String,
+    /// Record key.
+    pub key: String,
+    /// Confluent-framed Avro value.
+    pub payload: Vec<u8>,
+}
+
+/// Why an output cannot be emitted: a bug, not bad input, so the batch fails.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// No topic carries this record.
+    #[error("no topic for {0}")]
+    NoTopic(&'static str),
+    /// The key could not be built.
+    #[error(transparent)]
+    Key(#[from] composerp_topics::TopicError),
+    /// The record does not fit its schema.
+    #[error(transparent)]
+    Encode(#[from] composerp_events::EncodeError),
+}
+
+/// What a processor sees while handling a record: its partition's state, reference data, the
+/// clock and the outputs.
+pub struct Context<'a, S, T> {
+    pub(crate) states: &'a mut HashMap<String, S>,
+    pub(crate) dirty: &'a mut std::collections::HashSet<String>,
+    pub(crate) outputs: &'a mut Vec<OutRecord>,
+    pub(crate) tables: &'a T,
+    pub(crate) codec: &'a Codec,
+    pub(crate) topics: &'static TopicCatalog,
+    pub(crate) watermark: Timestamp,
+    pub(crate) now: Timestamp,
+    pub(crate) error: &'a mut Option<EmitError>,
+}
+
+impl<S: Default, T> Context<'_, S, T> {
+    /// The state of `key`, created empty on first use; marked changed.
+    pub fn state(&mut self, key: &str) -> &mut S {
+        if !self.dirty.contains(key) {
+            self.dirty.insert(key.to_owned());
+        }
+        if !self.states.contains_key(key) {
+            self.states.insert(key.to_owned(), S::default());
+        }
+        self.states.get_mut(key).expect("inserted above")
+    }
+
+    /// The state of `key` without creating or marking it.
+    pub fn peek(&self, key: &str) -> Option<&S> {
+        self.states.get(key)
+    }
+
+    /// Removes the state of `key`.
+    pub fn remove(&mut self, key: &str) {
+        if self.states.remove(key).is_some() {
+            self.dirty.insert(key.to_owned());
+        }
+    }
+
+    /// Keys whose state changed since the last commit (this batch).
+    pub fn changed_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.dirty.iter().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Reference data.
+    pub fn tables(&self) -> &T {
+        self.tables
+    }
+
+    /// Event-time watermark of the partition (max event time seen minus allowed lateness).
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    /// Wall-clock time of the batch (the test driver's clock under test).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Emits an event on the topic that carries its record type, keyed by the topic's format.
+    pub fn emit<E: Event>(&mut self, event: &E) {
+        let r = self.encode(event).and_then(|(topic, record)| {
+            let key = topic.key.key_of(&record)?;
+            Ok(OutRecord {
+                topic: topic.name.clone(),
+                key,
+                payload: record.payload,
+            })
+        });
+        self.push(r);
+    }
+
+    /// Emits an event on the topic `topic_id` with an explicit key (repartitioning).
+    pub fn emit_to<E: Event>(&mut self, topic_id: &str, key: String, event: &E) {
+        let r = self
+            .topics
+            .get(topic_id)
+            .map_err(EmitError::from)
+            .and_then(|topic| {
+                let payload = self.codec.encode(event)?;
+                Ok(OutRecord {
+                    topic: topic.name.clone(),
+                    key,
+                    payload,
+                })
+            });
+        self.push(r);
+    }
+
+    fn encode<E: Event>(
+        &self,
+        event: &E,
+    ) -> Result<(&'static composerp_topics::TopicSpec, EncodedRecord), EmitError> {
+        let topic = self
+            .topics
+            .for_value(E::FULL_NAME)
+            .ok_or(EmitError::NoTopic(E::FULL_NAME))?;
+        Ok((topic, EncodedRecord::of(self.codec, event)?))
+    }
+
+    fn push(&mut self, r: Result<OutRecord, EmitError>) {
+        match r {
+            Ok(o) => self.outputs.push(o),
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+}

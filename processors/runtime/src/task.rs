@@ -1,0 +1,138 @@
+//! One partition's work: decode, process, keep state and progress. Shared by the broker engine
+//! and the [`TestDriver`](crate::driver::TestDriver), so processor logic runs the same in both.
+
+use std::collections::{HashMap, HashSet};
+
+use composerp_events::{Codec, Timestamp};
+use composerp_topics::TopicCatalog;
+
+use crate::processor::{Context, EmitError, Input, OutRecord, Processor, Reject};
+
+/// What became of one input record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Processed.
+    Applied,
+    /// Bad record: to the dead-letter topic.
+    Rejected(Reject),
+    /// Below the partition's stored offset: already reflected in the state.
+    AlreadyApplied,
+}
+
+/// State and progress of one partition of a processor.
+pub struct Task<P: Processor> {
+    /// Partition number (the same for every input topic).
+    pub partition: i32,
+    /// Every key's state.
+    pub states: HashMap<String, P::State>,
+    /// Keys changed since the last commit.
+    pub dirty: HashSet<String>,
+    /// Next offset to read, per input topic index (0 = from the start).
+    pub offsets: Vec<i64>,
+    /// Newest event time seen.
+    pub max_event_time: i64,
+}
+
+/// What a task needs from its surroundings while processing.
+pub struct Env<'a, P: Processor> {
+    /// The processor.
+    pub processor: &'a P,
+    /// Reference data.
+    pub tables: &'a P::Tables,
+    /// Codec for inputs and outputs.
+    pub codec: &'a Codec,
+    /// Topic catalog.
+    pub topics: &'static TopicCatalog,
+    /// Wall-clock time of the batch.
+    pub now: Timestamp,
+}
+
+impl<P: Processor> Task<P> {
+    /// An empty task for `partition`.
+    pub fn new(partition: i32) -> Self {
+        Task {
+            partition,
+            states: HashMap::new(),
+            dirty: HashSet::new(),
+            offsets: vec![0; <P::Input as Input>::TOPICS.len()],
+            max_event_time: i64::MIN,
+        }
+    }
+
+    fn watermark(&self) -> Timestamp {
+        Timestamp(
+            self.max_event_time
+                .saturating_sub(P::ALLOWED_LATENESS_MICROS),
+        )
+    }
+
+    /// Handles one record of input `index` at `offset`; outputs are appended to `out`.
+    pub fn handle(
+        &mut self,
+        env: &Env<'_, P>,
+        index: usize,
+        offset: i64,
+        bytes: &[u8],
+        out: &mut Vec<OutRecord>,
+    ) -> Result<Outcome, EmitError> {
+        if offset < self.offsets[index] {
+            return Ok(Outcome::AlreadyApplied);
+        }
+        self.offsets[index] = offset + 1;
+        let input = match <P::Input as Input>::decode(index, env.codec, bytes) {
+            Ok(i) => i,
+            Err(e) => return Ok(Outcome::Rejected(e.into())),
+        };
+        self.max_event_time = self.max_event_time.max(input.occurred_at().0);
+        let mut error = None;
+        let mark = out.len();
+        let result = {
+            let mut ctx = self.context(env, out, &mut error);
+            env.processor.process(&input, &mut ctx)
+        };
+        if let Some(e) = error {
+            return Err(e);
+        }
+        match result {
+            Ok(()) => Ok(Outcome::Applied),
+            Err(reject) => {
+                out.truncate(mark);
+                Ok(Outcome::Rejected(reject))
+            }
+        }
+    }
+
+    /// Lets the processor emit its coalesced results for the batch.
+    pub fn end_batch(
+        &mut self,
+        env: &Env<'_, P>,
+        out: &mut Vec<OutRecord>,
+    ) -> Result<(), EmitError> {
+        let mut error = None;
+        {
+            let mut ctx = self.context(env, out, &mut error);
+            env.processor.end_batch(&mut ctx);
+        }
+        error.map_or(Ok(()), Err)
+    }
+
+    fn context<'a>(
+        &'a mut self,
+        env: &'a Env<'_, P>,
+        out: &'a mut Vec<OutRecord>,
+        error: &'a mut Option<EmitError>,
+    ) -> Context<'a, P::State, P::Tables> {
+        let watermark = self.watermark();
+        Context {
+            states: &mut self.states,
+            dirty: &mut self.dirty,
+            outputs: out,
+            tables: env.tables,
+            codec: env.codec,
+            topics: env.topics,
+            watermark,
+            now: env.now,
+            error,
+        }
+    }
+}
