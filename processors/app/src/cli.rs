@@ -139,8 +139,23 @@ pub enum Command {
     Tail(TailArgs),
     /// Publish realistic retail data with a known truth.
     Generate(GenerateArgs),
+    /// Run a processor (or `all`) until SIGINT or SIGTERM.
+    Run(RunArgs),
     /// Start a local broker, create the topics, generate data and show it flowing.
     Demo(DemoArgs),
+}
+
+/// `composerp run`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Processor name (see the README) or `all`.
+    pub processor: String,
+    /// Commit after this many input records (default 20,000).
+    #[arg(long)]
+    pub batch_records: Option<usize>,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, env = "COMPOSERP_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `composerp topics …`

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod registry;
 
 use clap::Parser;
 

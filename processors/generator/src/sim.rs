@@ -125,7 +125,7 @@ pub struct TruthRow {
     pub backordered: i64,
     /// max(0, on_hand - reserved - damaged).
     pub available: i64,
-    /// on_hand + on_order + in_transit - reserved - backordered.
+    /// on_hand - damaged + on_order + in_transit - reserved - backordered (DOMAIN.md §1).
     pub inventory_position: i64,
 }
 
@@ -1050,7 +1050,7 @@ impl Generator {
                         damaged,
                         backordered: 0,
                         available: (b.on_hand - damaged).max(0),
-                        inventory_position: b.on_hand + on_order + in_transit,
+                        inventory_position: b.on_hand - damaged + on_order + in_transit,
                     });
                 }
             }

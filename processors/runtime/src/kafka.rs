@@ -68,7 +68,10 @@ impl KafkaSettings {
     /// Configuration for high-throughput producers: batched, acknowledged by all replicas.
     pub fn producer(&self) -> ClientConfig {
         let mut c = self.base();
-        c.set("acks", "all")
+        // murmur2 is the Java client's partitioner: records keyed by Composerp and by other
+        // producers land in the same partition, so co-partitioned topics stay co-partitioned.
+        c.set("partitioner", "murmur2_random")
+            .set("acks", "all")
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("batch.size", "1000000")

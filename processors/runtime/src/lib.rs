@@ -11,10 +11,13 @@
 //! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
 pub mod driver;
+pub mod engine;
 pub mod kafka;
 pub mod local;
 pub mod processor;
 pub mod publish;
+pub mod registry;
+pub mod store;
 pub mod task;
 
 pub use kafka::KafkaSettings;

@@ -80,7 +80,7 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
 
     let sales = catalog.get("pos.sales")?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&sales.name, 0, Offset::Beginning)?;
+    tpl.add_partition_offset(&sales.name, 0, Offset::Offset(0))?;
     consumer.assign(&tpl)?;
     let kind = kind_of(sales.value.as_deref().unwrap_or_default()).context("sale record type")?;
     println!(

@@ -2,7 +2,9 @@
 
 mod demo;
 mod generate;
+mod metrics;
 mod produce;
+mod run;
 mod schemas;
 mod tail;
 mod topics;
@@ -21,6 +23,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Produce(a) => produce::run(a, &settings).await,
         Command::Tail(a) => tail::run(a, &settings).await,
         Command::Generate(a) => generate::run(a, &settings).await,
+        Command::Run(a) => run::run(a, &settings).await,
         Command::Demo(a) => demo::run(a, settings).await,
     }
 }

@@ -41,8 +41,10 @@ pub async fn run(args: TailArgs, settings: &Settings) -> anyhow::Result<ExitCode
         topic.name
     );
     let mut tpl = TopicPartitionList::new();
+    // Offset 0 rather than "beginning": Tansu answers "earliest" on compacted topics with the
+    // last offset; an offset that no longer exists resets to the earliest record.
     let start = if args.from_beginning {
-        Offset::Beginning
+        Offset::Offset(0)
     } else {
         Offset::End
     };

@@ -1,0 +1,107 @@
+//! `composerp run <processor>|all`: runs processors until SIGINT or SIGTERM.
+
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use anyhow::Context;
+use composerp_runtime::{
+    engine::{Counters, EngineConfig},
+    registry::RunArgs,
+};
+
+use crate::cli::{RunArgs as Cli, Settings};
+
+pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let registry = crate::registry::registry();
+    let names: Vec<&str> = if args.processor == "all" {
+        registry.names()
+    } else {
+        registry.get(&args.processor).with_context(|| {
+            format!(
+                "no processor {:?}; registered: {}",
+                args.processor,
+                registry.names().join(", ")
+            )
+        })?;
+        vec![
+            registry
+                .names()
+                .into_iter()
+                .find(|n| *n == args.processor)
+                .unwrap_or_default(),
+        ]
+    };
+    let codec = super::codec(settings).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(Counters::default());
+    let mut config = EngineConfig::new(settings.state_dir.clone());
+    if let Some(n) = args.batch_records {
+        config.batch_records = n;
+    }
+    let mut handles = Vec::new();
+    for name in names {
+        let run = registry.get(name).context("registered")?;
+        let a = RunArgs {
+            kafka: settings.kafka.clone(),
+            codec: codec.clone(),
+            config: config.clone(),
+            counters: counters.clone(),
+            stop: stop.clone(),
+        };
+        handles.push((name, tokio::task::spawn_blocking(move || run(a))));
+        eprintln!(
+            "running processor {name} (state in {})",
+            settings.state_dir.display()
+        );
+    }
+    if let Some(addr) = args.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+        eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(super::metrics::serve(listener, counters.clone()));
+    }
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated => {}
+        }
+        stopper.store(true, Ordering::Relaxed);
+    });
+    let mut failed = false;
+    for (name, h) in handles {
+        match h.await {
+            Ok(Ok(())) => eprintln!("processor {name} stopped"),
+            Ok(Err(e)) => {
+                eprintln!("processor {name} failed: {e}");
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("processor {name} panicked: {e}");
+                failed = true;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

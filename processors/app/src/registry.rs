@@ -1,0 +1,11 @@
+//! Every processor `composerp run` knows. Adding one is one line.
+
+use composerp_ledger::InventoryLedger;
+use composerp_runtime::registry::Registry;
+
+/// The processors of this binary.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    r.add::<InventoryLedger>();
+    r
+}

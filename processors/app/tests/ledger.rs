@@ -1,0 +1,417 @@
+//! The ledger on a real Kafka-protocol broker: crashes, partition moves and poison records.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use composerp_events::{
+    Codec, EventId, Money,
+    inventory::{InventoryTransactionCreated, InventoryUpdated},
+    procurement::{PurchaseOrderReceived, ReceiptLine},
+    samples,
+};
+use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+    message::Headers,
+};
+
+fn composerp(brokers: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_composerp"));
+    c.env("KAFKA_BROKERS", brokers)
+        .env_remove("SCHEMA_REGISTRY_URL")
+        .env("COMPOSERP_LOG", "info");
+    c
+}
+
+/// A `composerp run ledger` process, killed when dropped so a failing test leaves none behind.
+struct Ledger(Child);
+
+impl Ledger {
+    fn kill(&mut self) -> anyhow::Result<()> {
+        self.0.kill()?;
+        self.0.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_ledger(brokers: &str, state: &Path, log: &Path) -> anyhow::Result<Ledger> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    Ok(Ledger(
+        composerp(brokers)
+            .args(["run", "ledger", "--batch-records", "4000", "--state-dir"])
+            .arg(state)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()?,
+    ))
+}
+
+/// SIGTERM, then the exit status must be a clean stop.
+fn stop(mut ledger: Ledger) -> anyhow::Result<()> {
+    let pid = ledger.0.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status()?;
+    let status = ledger.0.wait()?;
+    anyhow::ensure!(status.success(), "processor exited with {status}");
+    Ok(())
+}
+
+/// Reads a topic from the beginning, continuing where the last call stopped.
+struct Reader {
+    consumer: BaseConsumer,
+}
+
+impl Reader {
+    fn new(brokers: &str, topic: &str, partitions: i32) -> anyhow::Result<Self> {
+        let consumer: BaseConsumer = KafkaSettings::new(brokers, None)?
+            .consumer("composerp-test-reader")
+            .create()?;
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Offset(0))?;
+        }
+        consumer.assign(&tpl)?;
+        Ok(Reader { consumer })
+    }
+
+    /// Every record until none arrives for `idle`.
+    fn drain(
+        &self,
+        idle: Duration,
+        mut f: impl FnMut(&rdkafka::message::BorrowedMessage<'_>),
+    ) -> anyhow::Result<usize> {
+        let mut n = 0;
+        let mut last = Instant::now();
+        while last.elapsed() < idle {
+            if let Some(m) = self.consumer.poll(Duration::from_millis(100)) {
+                f(&m?);
+                n += 1;
+                last = Instant::now();
+            }
+        }
+        Ok(n)
+    }
+}
+
+type Key = (String, String, String);
+
+fn truth(path: &Path) -> anyhow::Result<HashMap<Key, Vec<i64>>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut rows = HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let nums = f[3..]
+            .iter()
+            .map(|v| v.parse::<i64>())
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.insert((f[0].to_owned(), f[1].to_owned(), f[2].to_owned()), nums);
+    }
+    Ok(rows)
+}
+
+fn buckets(u: &InventoryUpdated) -> Vec<i64> {
+    vec![
+        u.on_hand,
+        u.on_order,
+        u.in_transit,
+        u.reserved,
+        u.damaged,
+        u.backordered,
+        u.available,
+        u.inventory_position,
+    ]
+}
+
+/// Follows the positions topic until every item-location equals `want` (or the time is up).
+fn converge(
+    reader: &Reader,
+    latest: &mut HashMap<Key, InventoryUpdated>,
+    want: &HashMap<Key, Vec<i64>>,
+    within: Duration,
+) -> anyhow::Result<Vec<String>> {
+    let codec = Codec::embedded();
+    let deadline = Instant::now() + within;
+    loop {
+        reader.drain(Duration::from_millis(700), |m| {
+            if let Some(bytes) = m.payload()
+                && let Ok(u) = codec.decode::<InventoryUpdated>(bytes)
+            {
+                let k = (
+                    u.tenant_id.clone(),
+                    u.location_id.clone(),
+                    u.item_id.clone(),
+                );
+                if latest.get(&k).is_none_or(|old| old.sequence < u.sequence) {
+                    latest.insert(k, u);
+                }
+            }
+        })?;
+        let mut diffs = Vec::new();
+        for (k, w) in want {
+            let got = latest.get(k).map(buckets).unwrap_or_else(|| vec![0; 8]);
+            if got != *w {
+                diffs.push(format!("{k:?}: got {got:?}, want {w:?}"));
+            }
+        }
+        if diffs.is_empty() || Instant::now() > deadline {
+            return Ok(diffs);
+        }
+    }
+}
+
+#[test]
+#[ignore = "issue #4 open: fails on Tansu. Its eager compaction lets an uncommitted changelog value \
+            shadow the committed one, and a SIGKILLed member's partitions were seen assigned to \
+            two processes at once; see the issue #4 closing note"]
+fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_changelog()
+-> anyhow::Result<()> {
+    let broker = LocalBroker::start()?;
+    let brokers = broker.brokers();
+    let dir = tempfile::tempdir()?;
+    let apply = composerp(&brokers).args(["topics", "apply"]).output()?;
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+
+    let (state_a, state_b, log) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("ledger.log"),
+    );
+    let a = run_ledger(&brokers, &state_a, &log)?;
+    let mut b = run_ledger(&brokers, &state_b, &log)?;
+
+    let truth_path = dir.path().join("truth.csv");
+    let generate = composerp(&brokers)
+        .args([
+            "generate",
+            "--tenants",
+            "2",
+            "--locations",
+            "8",
+            "--items",
+            "420",
+            "--days",
+            "30",
+            "--seed",
+            "11",
+            "--truth",
+        ])
+        .arg(&truth_path)
+        .output()?;
+    assert!(
+        generate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&generate.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        dir.path().join("truth.csv.summary.json"),
+    )?)?;
+    let events = summary["events"].as_u64().unwrap_or(0);
+    assert!(events >= 200_000, "{events} events generated");
+
+    // Three SIGKILLs at moments spread over the processing, each followed by a restart.
+    for pause_ms in [700u64, 1900, 1300] {
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        b.kill()?;
+        b = run_ledger(&brokers, &state_b, &log)?;
+    }
+
+    let want = truth(&truth_path)?;
+    let positions = Reader::new(&brokers, "composerp.inventory.positions.v1", 8)?;
+    let mut latest = HashMap::new();
+    let diffs = converge(&positions, &mut latest, &want, Duration::from_secs(240))?;
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        diffs.is_empty(),
+        "{} of {} item-locations differ, e.g. {:?}\nlog tail: {}",
+        diffs.len(),
+        want.len(),
+        &diffs[..diffs.len().min(5)],
+        &log_text[log_text.len().saturating_sub(3000)..]
+    );
+
+    let codec = Codec::embedded();
+    let mut ids = HashSet::new();
+    Reader::new(&brokers, "composerp.inventory.transactions.v1", 8)?.drain(
+        Duration::from_secs(3),
+        |m| {
+            if let Some(t) = m
+                .payload()
+                .and_then(|b| codec.decode::<InventoryTransactionCreated>(b).ok())
+            {
+                ids.insert(t.event_id);
+            }
+        },
+    )?;
+    assert_eq!(
+        ids.len() as u64,
+        summary["ledger_lines"].as_u64().unwrap_or(0),
+        "one ledger entry per applied input line, replays included once"
+    );
+
+    // Every partition moves to a process that never had it: it must rebuild from the changelog.
+    stop(a)?;
+    stop(b)?;
+    let c = run_ledger(&brokers, &dir.path().join("c"), &log)?;
+    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
+    let mut want_after = want.clone();
+    for (n, ((tenant, location, item), row)) in want.iter().enumerate().filter(|(n, _)| n % 97 == 0)
+    {
+        let mut r: PurchaseOrderReceived = samples::purchase_order_received();
+        r.event_id = EventId::from_name(&format!("after-move-{n}"));
+        r.tenant_id = tenant.clone();
+        r.location_id = location.clone();
+        r.po_number = format!("LATE-{n}");
+        r.lines = vec![ReceiptLine {
+            line_number: 1,
+            po_line_number: 1,
+            item_id: item.clone(),
+            quantity: 3,
+            unit_cost: Money(10_000),
+            lot_number: None,
+            expiry_date: None,
+        }];
+        publisher.send(
+            "composerp.procurement.receipts.v1",
+            format!("{tenant}|{location}").as_bytes(),
+            &codec.encode(&r)?,
+            None,
+        )?;
+        let w = want_after
+            .get_mut(&(tenant.clone(), location.clone(), item.clone()))
+            .expect("row");
+        let _ = row;
+        w[0] += 3; // on_hand
+        w[6] = (w[0] - w[3] - w[4]).max(0); // available
+        w[7] += 3; // inventory position
+    }
+    publisher.flush()?;
+    let diffs = converge(
+        &positions,
+        &mut latest,
+        &want_after,
+        Duration::from_secs(120),
+    )?;
+    assert!(
+        diffs.is_empty(),
+        "after the move: {} differ, e.g. {:?}",
+        diffs.len(),
+        &diffs[..diffs.len().min(5)]
+    );
+    stop(c)?;
+    let log_text = std::fs::read_to_string(&log)?;
+    assert!(
+        log_text.contains("changelog_records"),
+        "restores were logged"
+    );
+    Ok(())
+}
+
+#[test]
+fn poison_records_land_in_the_dead_letter_topics_and_good_ones_apply() -> anyhow::Result<()> {
+    let broker = LocalBroker::start()?;
+    let brokers = broker.brokers();
+    let dir = tempfile::tempdir()?;
+    assert!(
+        composerp(&brokers)
+            .args(["topics", "apply"])
+            .output()?
+            .status
+            .success()
+    );
+    let codec = Codec::embedded();
+    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
+    let receipt = |n: &str, qty: i64| {
+        let mut r = samples::purchase_order_received();
+        r.event_id = EventId::from_name(n);
+        r.location_id = "s1".into();
+        r.lines.truncate(1);
+        r.lines[0].quantity = qty;
+        r
+    };
+    let topic = "composerp.procurement.receipts.v1";
+    publisher.send(topic, b"t1|s1", &codec.encode(&receipt("good-1", 5))?, None)?;
+    publisher.send(topic, b"t1|s1", b"\xde\xad\xbe\xef garbage", None)?;
+    let mut wrong_id = codec.encode(&receipt("x", 1))?;
+    wrong_id[1..5].copy_from_slice(&424_242u32.to_be_bytes());
+    publisher.send(topic, b"t1|s1", &wrong_id, None)?;
+    publisher.send(
+        topic,
+        b"t1|s1",
+        &codec.encode(&receipt("negative", -4))?,
+        None,
+    )?;
+    publisher.send(topic, b"t1|s1", &codec.encode(&receipt("good-2", 2))?, None)?;
+    publisher.flush()?;
+
+    let ledger = run_ledger(&brokers, &dir.path().join("a"), &dir.path().join("log"))?;
+    let dlq = Reader::new(&brokers, "composerp.procurement.receipts.v1.dlq", 8)?;
+    let mut letters = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while letters.len() < 3 && Instant::now() < deadline {
+        dlq.drain(Duration::from_millis(500), |m| {
+            let mut h = HashMap::new();
+            if let Some(headers) = m.headers() {
+                for x in headers.iter() {
+                    h.insert(
+                        x.key.to_owned(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                    );
+                }
+            }
+            letters.push((h, m.payload().map(<[u8]>::to_vec)));
+        })?;
+    }
+    let reasons: Vec<&str> = letters
+        .iter()
+        .map(|(h, _)| h.get("composerp.reason").map(String::as_str).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "not_confluent_framed",
+            "unknown_schema_id",
+            "non_positive_quantity"
+        ]
+    );
+    for (h, _) in &letters {
+        assert_eq!(
+            h.get("composerp.source.topic").map(String::as_str),
+            Some(topic)
+        );
+        assert!(h.contains_key("composerp.source.offset") && h.contains_key("composerp.error"));
+    }
+    assert_eq!(
+        letters[0].1.as_deref(),
+        Some(&b"\xde\xad\xbe\xef garbage"[..]),
+        "original bytes kept"
+    );
+
+    let positions = Reader::new(&brokers, "composerp.inventory.positions.v1", 8)?;
+    let mut latest = HashMap::new();
+    let want = HashMap::from([(
+        ("t1".to_owned(), "s1".to_owned(), "i1".to_owned()),
+        vec![7, 0, 0, 0, 0, 0, 7, 7],
+    )]);
+    let diffs = converge(&positions, &mut latest, &want, Duration::from_secs(60))?;
+    assert!(diffs.is_empty(), "{diffs:?}");
+    stop(ledger)?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! The local state store of one partition: a redb file holding every key's state and a meta
+//! record (input offsets, changelog position) written in the same transaction, so the file is
+//! always a consistent checkpoint of the state and the progress it reflects.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("states");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_KEY: &str = "checkpoint";
+
+/// Why the store failed; the process stops and restarts from its last checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// redb reported an error.
+    #[error("state store {path}: {detail}")]
+    Redb {
+        /// File.
+        path: PathBuf,
+        /// redb's message.
+        detail: String,
+    },
+    /// A stored value does not decode.
+    #[error("state store {path}: corrupt value: {detail}")]
+    Corrupt {
+        /// File.
+        path: PathBuf,
+        /// Decoder message.
+        detail: String,
+    },
+}
+
+/// The progress a checkpoint reflects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Next offset to read per input topic index.
+    pub offsets: Vec<i64>,
+    /// Changelog offset after the last commit marker reflected.
+    pub changelog_next: i64,
+    /// Newest event time seen.
+    pub max_event_time: i64,
+}
+
+/// A partition's store file.
+pub struct Store {
+    db: Database,
+    path: PathBuf,
+    commits: u64,
+}
+
+impl Store {
+    /// Opens or creates `<dir>/partition-<p>.redb`.
+    pub fn open(dir: &Path, partition: i32) -> Result<Self, StoreError> {
+        let path = dir.join(format!("partition-{partition}.redb"));
+        let err = |e: &dyn std::fmt::Display| StoreError::Redb {
+            path: path.clone(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+        let db = Database::create(&path).map_err(|e| err(&e))?;
+        Ok(Store {
+            db,
+            path,
+            commits: 0,
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Redb {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// The stored checkpoint, or the empty one for a new store.
+    pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = match tx.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Checkpoint::default()),
+            Err(e) => return Err(self.err(e)),
+        };
+        match table.get(META_KEY).map_err(|e| self.err(e))? {
+            Some(v) => postcard::from_bytes(v.value()).map_err(|e| StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            }),
+            None => Ok(Checkpoint::default()),
+        }
+    }
+
+    /// Calls `f` with every stored (key, value).
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(&str, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        let table = match tx.open_table(STATES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(self.err(e)),
+        };
+        for row in table.iter().map_err(|e| self.err(e))? {
+            let (k, v) = row.map_err(|e| self.err(e))?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
+    }
+
+    /// Writes changed states (None deletes) and the checkpoint in one transaction. Every
+    /// `durable_every`-th commit is forced to disk; the others may be lost in a crash, which
+    /// only means replaying more of the changelog.
+    pub fn commit<'a>(
+        &mut self,
+        changes: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
+        checkpoint: &Checkpoint,
+        durable_every: u64,
+    ) -> Result<(), StoreError> {
+        self.commits += 1;
+        let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let durable = durable_every <= 1 || self.commits.is_multiple_of(durable_every);
+        tx.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(|e| self.err(e))?;
+        {
+            let mut states = tx.open_table(STATES).map_err(|e| self.err(e))?;
+            for (k, v) in changes {
+                match v {
+                    Some(v) => states.insert(k, v).map_err(|e| self.err(e))?,
+                    None => states.remove(k).map_err(|e| self.err(e))?,
+                };
+            }
+            let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;
+            let bytes = postcard::to_allocvec(checkpoint).map_err(|e| self.err(e))?;
+            meta.insert(META_KEY, bytes.as_slice())
+                .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_is_read_back_after_reopening() {
+        let dir = std::env::temp_dir().join(format!("composerp-store-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cp = Checkpoint {
+            offsets: vec![3, 7],
+            changelog_next: 11,
+            max_event_time: 5,
+        };
+        {
+            let mut s = Store::open(&dir, 2).expect("open");
+            assert_eq!(s.checkpoint().expect("empty"), Checkpoint::default());
+            s.commit([("a", Some(&b"1"[..])), ("b", Some(&b"2"[..]))], &cp, 1)
+                .expect("commit");
+            s.commit([("a", None)], &cp, 1).expect("delete");
+        }
+        let s = Store::open(&dir, 2).expect("reopen");
+        assert_eq!(s.checkpoint().expect("cp"), cp);
+        let mut rows = Vec::new();
+        s.for_each(|k, v| {
+            rows.push((k.to_owned(), v.to_vec()));
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(rows, vec![("b".to_owned(), b"2".to_vec())]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
