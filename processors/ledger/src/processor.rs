@@ -16,8 +16,8 @@ use composerp_events::{
     pos::{ReturnCondition, SaleCompleted, SaleLineType},
     procurement::PurchaseOrderReceived,
     replenishment::{
-        PurchaseOrderApproved, PurchaseOrderCancelled, PurchaseOrderCreated, PurchaseOrderStatus,
-        ReplenishmentRule,
+        PurchaseOrderApproved, PurchaseOrderCancelled, PurchaseOrderCreated, PurchaseOrderLine,
+        PurchaseOrderStatus, ReplenishmentRule,
     },
 };
 use composerp_runtime::{
@@ -178,6 +178,27 @@ fn minor_units(currency: Option<&str>) -> u32 {
     }
 }
 
+/// An approved order's lines: each opens on_order at the receiving location.
+fn approved_lines(
+    po_number: &str,
+    location: &str,
+    lines: &[PurchaseOrderLine],
+    out: &mut Vec<Line>,
+) {
+    for l in lines {
+        out.push(Line {
+            line: l.line_number,
+            location: location.to_owned(),
+            item: l.item_id.clone(),
+            kind: MovementKind::PoApproved {
+                line: format!("{po_number}#{}", l.line_number),
+                qty: l.quantity,
+            },
+            document: Some(po_number.to_owned()),
+        });
+    }
+}
+
 /// The movements an input stands for, validated together (one bad line rejects the event).
 fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Reject> {
     let mut out = Vec::new();
@@ -332,36 +353,12 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
         }
         LedgerInput::PoCreated(p) => {
             if p.status == PurchaseOrderStatus::APPROVED {
-                for l in &p.lines {
-                    let kind = MovementKind::PoApproved {
-                        line: format!("{}#{}", p.po_number, l.line_number),
-                        qty: l.quantity,
-                    };
-                    out.push(Line {
-                        line: l.line_number,
-                        location: p.location_id.clone(),
-                        item: l.item_id.clone(),
-                        kind,
-                        document: Some(p.po_number.clone()),
-                    });
-                }
+                approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
             }
             (&p.tenant_id, Some(p.currency.clone()))
         }
         LedgerInput::PoApproved(p) => {
-            for l in &p.lines {
-                let kind = MovementKind::PoApproved {
-                    line: format!("{}#{}", p.po_number, l.line_number),
-                    qty: l.quantity,
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: p.location_id.clone(),
-                    item: l.item_id.clone(),
-                    kind,
-                    document: Some(p.po_number.clone()),
-                });
-            }
+            approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
             (&p.tenant_id, Some(p.currency.clone()))
         }
         LedgerInput::PoCancelled(p) => {

@@ -213,6 +213,45 @@ impl<P: Processor> Engine<P> {
         self.cfg.state_dir.join(P::NAME)
     }
 
+    /// Serializes a key's state for the changelog and the store (None: the key was removed).
+    fn encode_state(key: &str, state: Option<&P::State>) -> Result<Option<Vec<u8>>, EngineError> {
+        state
+            .map(postcard::to_allocvec)
+            .transpose()
+            .map_err(|e| EngineError::State {
+                key: key.to_owned(),
+                detail: e.to_string(),
+            })
+    }
+
+    /// Queues a changelog record of partition `p` (no value deletes the key).
+    fn send_changelog(&self, p: i32, key: &str, value: Option<&[u8]>) -> Result<(), EngineError> {
+        let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
+            .key(key.as_bytes())
+            .partition(p);
+        if let Some(v) = value {
+            r = r.payload(v);
+        }
+        send(&self.producer, r)
+    }
+
+    /// Queues the commit marker of partition `p`; its offset arrives with its delivery report.
+    fn send_marker(&self, p: i32, task: &Task<P>) -> Result<(), EngineError> {
+        let marker = Marker {
+            offsets: task.offsets.clone(),
+            max_event_time: task.max_event_time,
+        };
+        let bytes = postcard::to_allocvec(&marker).map_err(|e| EngineError::State {
+            key: MARKER_KEY.into(),
+            detail: e.to_string(),
+        })?;
+        let r = BaseRecord::with_opaque_to(self.changelog.as_str(), (p + 1) as usize)
+            .key(MARKER_KEY.as_bytes())
+            .payload(bytes.as_slice())
+            .partition(p);
+        send(&self.producer, r)
+    }
+
     fn index_of(&self, topic: &str) -> Option<usize> {
         self.inputs.iter().position(|t| t.name == topic)
     }
@@ -375,13 +414,7 @@ impl<P: Processor> Engine<P> {
             keys.sort();
             let mut rows = Vec::with_capacity(keys.len());
             for key in keys {
-                let value = match running.task.states.get(&key) {
-                    Some(s) => Some(postcard::to_allocvec(s).map_err(|e| EngineError::State {
-                        key: key.clone(),
-                        detail: e.to_string(),
-                    })?),
-                    None => None,
-                };
+                let value = Self::encode_state(&key, running.task.states.get(&key))?;
                 rows.push((key, value));
             }
             changes.insert(*p, rows);
@@ -390,30 +423,12 @@ impl<P: Processor> Engine<P> {
         self.emit(&out)?;
         for (p, rows) in &changes {
             for (key, value) in rows {
-                let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
-                    .key(key.as_bytes())
-                    .partition(*p);
-                if let Some(v) = value {
-                    r = r.payload(v.as_slice());
-                }
-                send(&self.producer, r)?;
+                self.send_changelog(*p, key, value.as_deref())?;
             }
         }
         self.flush()?;
         for (p, running) in &self.tasks {
-            let marker = Marker {
-                offsets: running.task.offsets.clone(),
-                max_event_time: running.task.max_event_time,
-            };
-            let bytes = postcard::to_allocvec(&marker).map_err(|e| EngineError::State {
-                key: MARKER_KEY.into(),
-                detail: e.to_string(),
-            })?;
-            let r = BaseRecord::with_opaque_to(self.changelog.as_str(), (*p + 1) as usize)
-                .key(MARKER_KEY.as_bytes())
-                .payload(bytes.as_slice())
-                .partition(*p);
-            send(&self.producer, r)?;
+            self.send_marker(*p, &running.task)?;
         }
         self.flush()?;
         let markers = std::mem::take(
@@ -562,36 +577,10 @@ impl<P: Processor> Engine<P> {
             let mut keys: Vec<String> = buffer.into_keys().collect();
             keys.sort();
             for key in &keys {
-                let value = match task.states.get(key) {
-                    Some(s) => Some(postcard::to_allocvec(s).map_err(|e| EngineError::State {
-                        key: key.clone(),
-                        detail: e.to_string(),
-                    })?),
-                    None => None,
-                };
-                let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
-                    .key(key.as_bytes())
-                    .partition(p);
-                if let Some(v) = &value {
-                    r = r.payload(v.as_slice());
-                }
-                send(&self.producer, r)?;
+                let value = Self::encode_state(key, task.states.get(key))?;
+                self.send_changelog(p, key, value.as_deref())?;
             }
-            let marker = Marker {
-                offsets: task.offsets.clone(),
-                max_event_time: task.max_event_time,
-            };
-            let bytes = postcard::to_allocvec(&marker).map_err(|e| EngineError::State {
-                key: MARKER_KEY.into(),
-                detail: e.to_string(),
-            })?;
-            send(
-                &self.producer,
-                BaseRecord::with_opaque_to(self.changelog.as_str(), (p + 1) as usize)
-                    .key(MARKER_KEY.as_bytes())
-                    .payload(bytes.as_slice())
-                    .partition(p),
-            )?;
+            self.send_marker(p, &task)?;
             self.flush()?;
             if let Some(o) = self
                 .deliveries
