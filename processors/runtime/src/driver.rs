@@ -90,13 +90,7 @@ impl<P: Processor> TestDriver<P> {
     fn feed(&mut self, index: usize, bytes: Vec<u8>) {
         let offset = self.next_offset[index];
         self.next_offset[index] += 1;
-        let env = Env {
-            processor: &self.processor,
-            tables: &self.tables,
-            codec: &self.codec,
-            topics: TopicCatalog::embedded(),
-            now: self.now,
-        };
+        let env = Env::new(&self.processor, &self.tables, &self.codec, self.now);
         match self
             .task
             .handle(&env, index, offset, &bytes, &mut self.outputs)
@@ -113,13 +107,7 @@ impl<P: Processor> TestDriver<P> {
     }
 
     fn end_batch(&mut self) {
-        let env = Env {
-            processor: &self.processor,
-            tables: &self.tables,
-            codec: &self.codec,
-            topics: TopicCatalog::embedded(),
-            now: self.now,
-        };
+        let env = Env::new(&self.processor, &self.tables, &self.codec, self.now);
         self.task
             .end_batch(&env, &mut self.outputs)
             .expect("outputs encode");

@@ -289,13 +289,7 @@ impl<P: Processor> Engine<P> {
             return Ok(());
         };
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
-        let env = Env {
-            processor: &self.processor,
-            tables: &*tables,
-            codec: &self.codec,
-            topics: TopicCatalog::embedded(),
-            now: Timestamp::now(),
-        };
+        let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let mut out = Vec::new();
         let outcome = running.task.handle(&env, index, offset, bytes, &mut out)?;
         drop(tables);
@@ -400,13 +394,7 @@ impl<P: Processor> Engine<P> {
         let started = Instant::now();
         let mut out = Vec::new();
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
-        let env = Env {
-            processor: &self.processor,
-            tables: &*tables,
-            codec: &self.codec,
-            topics: TopicCatalog::embedded(),
-            now: Timestamp::now(),
-        };
+        let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let mut changes: BTreeMap<i32, Vec<Change>> = BTreeMap::new();
         for (p, running) in self.tasks.iter_mut() {
             running.task.end_batch(&env, &mut out)?;

@@ -47,6 +47,19 @@ pub struct Env<'a, P: Processor> {
     pub now: Timestamp,
 }
 
+impl<'a, P: Processor> Env<'a, P> {
+    /// The surroundings of one batch, over the embedded topic catalog.
+    pub fn new(processor: &'a P, tables: &'a P::Tables, codec: &'a Codec, now: Timestamp) -> Self {
+        Env {
+            processor,
+            tables,
+            codec,
+            topics: TopicCatalog::embedded(),
+            now,
+        }
+    }
+}
+
 impl<P: Processor> Task<P> {
     /// An empty task for `partition`.
     pub fn new(partition: i32) -> Self {
