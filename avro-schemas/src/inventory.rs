@@ -264,3 +264,20 @@ event! {
         source_event_id: EventId,
     }
 }
+
+impl InventoryUpdated {
+    /// The eight buckets in DOMAIN.md order: on hand, on order, in transit, reserved, damaged,
+    /// backordered, available, inventory position (the generator's truth CSV order too).
+    pub fn buckets(&self) -> [i64; 8] {
+        [
+            self.on_hand,
+            self.on_order,
+            self.in_transit,
+            self.reserved,
+            self.damaged,
+            self.backordered,
+            self.available,
+            self.inventory_position,
+        ]
+    }
+}

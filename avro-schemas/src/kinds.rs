@@ -107,6 +107,7 @@ const fn kind<T: Event>() -> EventKind {
 /// Every record type of the catalog.
 pub static KINDS: &[EventKind] = &[
     kind::<SaleCompleted>(),
+    kind::<DailyItemSales>(),
     kind::<PurchaseOrderReceived>(),
     kind::<InventoryAdjusted>(),
     kind::<TransferShipped>(),

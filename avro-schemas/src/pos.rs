@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Money,
+    Date, Money,
     event::{avro_enum, event},
 };
 
@@ -93,5 +93,27 @@ event! {
         /// Custom attributes as a JSON object.
         #[serde(default)]
         attributes: Option<String>,
+    }
+}
+
+event! {
+    /// One item's sales at one store on one day (the worked example processor `daily-sales`).
+    DailyItemSales = "composerp.pos.v1.DailyItemSales", key(location = location_id) {
+        /// Store; part of the key.
+        location_id: String,
+        /// Item.
+        item_id: String,
+        /// UTC day the sales happened on.
+        business_date: Date,
+        /// Units sold on SALE lines that day.
+        units_sold: i64,
+        /// Units taken back on RETURN lines (and negative SALE lines) that day.
+        units_returned: i64,
+        /// Receipts with at least one line of the item.
+        receipts: i64,
+        /// Sales minus returns, after discounts.
+        net_sales: Money,
+        /// ISO 4217 currency of net_sales.
+        currency: String,
     }
 }

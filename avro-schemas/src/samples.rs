@@ -214,6 +214,25 @@ pub fn inventory_updated() -> InventoryUpdated {
     }
 }
 
+/// A closed day of one item's sales.
+pub fn daily_item_sales() -> DailyItemSales {
+    DailyItemSales {
+        event_id: id("daily"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:daily-sales".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        business_date: Date(19_845),
+        units_sold: 7,
+        units_returned: 1,
+        receipts: 5,
+        net_sales: money("61.50"),
+        currency: "EUR".into(),
+    }
+}
+
 /// A low-stock alert.
 pub fn inventory_low_stock() -> InventoryLowStock {
     InventoryLowStock {

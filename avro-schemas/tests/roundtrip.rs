@@ -90,6 +90,7 @@ fn every_record_round_trips_against_its_schema() {
     check(samples::inventory_transaction_created());
     check(samples::inventory_updated());
     check(samples::inventory_low_stock());
+    check(samples::daily_item_sales());
     check(samples::forecast_generated());
     check(samples::forecast_updated());
     check(samples::replenishment_triggered());
