@@ -9,6 +9,7 @@ use composerp_topics::TopicCatalog;
 use crate::{
     processor::{Input, OutRecord, Processor, Reject, Tables},
     task::{Env, Outcome, Task},
+    timer::Timers,
 };
 
 /// A record the processor rejected.
@@ -112,11 +113,23 @@ impl<P: Processor> TestDriver<P> {
             .end_batch(&env, &mut self.outputs)
             .expect("outputs encode");
         self.task.dirty.clear();
+        self.task.timers.dirty.clear();
     }
 
-    /// Moves the wall clock.
+    /// Moves the wall clock and runs the wall-clock timers now due (as a batch).
     pub fn advance_wall_clock(&mut self, micros: i64) {
         self.now = Timestamp(self.now.0 + micros);
+        self.end_batch();
+    }
+
+    /// The partition's timers.
+    pub fn timers(&self) -> &Timers {
+        &self.task.timers
+    }
+
+    /// The partition's event-time watermark.
+    pub fn watermark(&self) -> Timestamp {
+        self.task.watermark()
     }
 
     /// The state of `key`.

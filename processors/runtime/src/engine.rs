@@ -5,12 +5,24 @@
 //!   co-partitioned), from the offsets its state recorded.
 //! - State: all of a partition's state is in memory; a redb file per partition is the local
 //!   checkpoint and a compacted changelog topic (one partition per task) the replicated one.
-//! - A batch commits as: outputs, dead letters and changed states to the changelog → wait for
-//!   every acknowledgement → a commit marker with the input offsets to the changelog → wait →
-//!   states and offsets to the local store in one transaction. A crash anywhere replays from
-//!   the last marker; replayed outputs carry the same ids, so consumers deduplicate.
-//! - Restore: local checkpoint, then the changelog from the checkpoint's position to its end,
-//!   applying entries only up to the last marker.
+//! - A batch commits as: outputs and dead letters → wait for every acknowledgement → changed
+//!   states and timers to the changelog → wait → a commit marker with the input offsets → wait
+//!   → states, timers and offsets to the local store in one transaction.
+//! - Every changelog entry is valid on its own: it is written only after the outputs of the
+//!   records it reflects were acknowledged, and a processor whose effects must not repeat keeps
+//!   the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
+//!   applies every entry it reads, committed by a marker or not, and whatever compaction kept,
+//!   then resumes the inputs from the last marker: records the state already reflects are
+//!   recognised by the processor, the others are applied, and replayed outputs carry the same
+//!   ids, so consumers deduplicate.
+//! - Ownership: brokers can hand a partition to a new process before the old one has let go
+//!   (Tansu does, after a SIGKILL). A restore first writes a sentinel carrying its writer id to
+//!   the changelog partition and reads up to it; every state entry carries its writer id in a
+//!   header and every marker its writer, and a restore applies only the writes of the process
+//!   that owned the partition at that point of the log (the writer of the latest sentinel). So
+//!   the log order decides ownership, and a stale owner's late writes are ignored.
+//! - Restore: local checkpoint, then the changelog from the checkpoint's position to the
+//!   restore's own sentinel.
 //! - Revocation: the pending batch is committed before the partitions are released.
 
 use std::{
@@ -23,13 +35,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use composerp_events::{Codec, Timestamp};
+use composerp_events::{Codec, EventId, Timestamp};
 use composerp_topics::{TopicCatalog, TopicSpec, admin::Admin};
+use metrics::{Counter, Gauge, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol},
     error::{KafkaError, RDKafkaErrorCode},
-    message::{Header, OwnedHeaders},
+    message::{Header, Headers, OwnedHeaders},
     producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext},
     types::RDKafkaRespErr,
 };
@@ -39,11 +52,31 @@ use crate::{
     KafkaSettings,
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
-    task::{Env, Outcome, Task},
+    task::{Change, Env, Outcome, StateError, Task},
+    timer::TimerKind,
 };
 
 /// Changelog key of commit markers; state keys never start with NUL.
 const MARKER_KEY: &str = "\u{0}commit";
+
+/// Changelog record header naming the process (writer id) that wrote a state entry.
+const WRITER_HEADER: &str = "composerp.writer";
+
+/// The writer id in a sentinel payload or a writer header (0 when absent).
+fn writer_of(bytes: Option<&[u8]>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// Changelog key of the sentinels a restore writes to find the partition's end.
+const SENTINEL_KEY: &str = "\u{0}restore";
+
+/// How far before a stored offset a fetch starts. Some brokers (Tansu) answer a fetch from the
+/// middle of a stored batch with the batches after it, losing the batch's rest; starting this
+/// many records earlier (at least one producer batch) and passing over the records before the
+/// offset is exact on every broker.
+const FETCH_REWIND: i64 = 10_000;
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]
@@ -61,13 +94,8 @@ pub enum EngineError {
     #[error("topic setup: {0}")]
     Topics(String),
     /// A state value does not (de)serialize.
-    #[error("state of key {key}: {detail}")]
-    State {
-        /// Key.
-        key: String,
-        /// Serializer message.
-        detail: String,
-    },
+    #[error(transparent)]
+    State(#[from] StateError),
     /// An output could not be built.
     #[error("output: {0}")]
     Emit(#[from] crate::processor::EmitError),
@@ -98,23 +126,49 @@ impl EngineConfig {
     }
 }
 
-/// Counters a process exposes (see the metrics module).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Input records processed.
-    pub records_in: AtomicU64,
-    /// Output records emitted.
-    pub records_out: AtomicU64,
-    /// Records sent to dead-letter topics.
-    pub dead_letters: AtomicU64,
-    /// Batches committed.
-    pub batches: AtomicU64,
-    /// Changelog records replayed by restores.
-    pub restored: AtomicU64,
-    /// Keys held in memory.
-    pub keys: AtomicU64,
-    /// Duration of the last commit, microseconds.
-    pub last_commit_micros: AtomicU64,
+/// The engine's Prometheus metrics (names in the README), with handles made once per label set.
+struct Meters {
+    records_in: Vec<Counter>,
+    dead_letters: Vec<Counter>,
+    records_out: HashMap<String, Counter>,
+    batches: Counter,
+    commit_seconds: Histogram,
+    batch_records: Histogram,
+    restored: Counter,
+    keys: Gauge,
+    timers: Gauge,
+    store_bytes: Gauge,
+}
+
+impl Meters {
+    fn new(processor: &'static str, inputs: &[TopicSpec]) -> Self {
+        let per_input = |name: &'static str| {
+            inputs
+                .iter()
+                .map(|t| metrics::counter!(name, "processor" => processor, "topic" => t.name.clone()))
+                .collect()
+        };
+        Meters {
+            records_in: per_input("composerp_processor_records_in_total"),
+            dead_letters: per_input("composerp_processor_dead_letters_total"),
+            records_out: HashMap::new(),
+            batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
+            commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
+            batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
+            restored: metrics::counter!("composerp_processor_restored_records_total", "processor" => processor),
+            keys: metrics::gauge!("composerp_processor_state_keys", "processor" => processor),
+            timers: metrics::gauge!("composerp_processor_timers", "processor" => processor),
+            store_bytes: metrics::gauge!("composerp_processor_store_bytes", "processor" => processor),
+        }
+    }
+
+    fn out(&mut self, processor: &'static str, topic: &str) -> &Counter {
+        if !self.records_out.contains_key(topic) {
+            let c = metrics::counter!("composerp_processor_records_out_total", "processor" => processor, "topic" => topic.to_owned());
+            self.records_out.insert(topic.to_owned(), c);
+        }
+        &self.records_out[topic]
+    }
 }
 
 #[derive(Default)]
@@ -154,13 +208,11 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
-/// A changed key and its new serialized state (None: deleted).
-type Change = (String, Option<Vec<u8>>);
-
 #[derive(Serialize, Deserialize)]
 struct Marker {
     offsets: Vec<i64>,
     max_event_time: i64,
+    writer: u64,
 }
 
 struct Running<P: Processor> {
@@ -186,7 +238,13 @@ struct Engine<P: Processor> {
     tasks: BTreeMap<i32, Running<P>>,
     pending: usize,
     last_commit: Instant,
-    counters: Arc<Counters>,
+    meters: Meters,
+    /// This process's writer id: tags its changelog writes, see the module docs.
+    writer: u64,
+    /// Gaps in consumed input offsets being fetched again.
+    gaps: Gaps,
+    /// Next input offsets of each committed partition, for the lag reporter.
+    progress: Arc<Mutex<BTreeMap<i32, Vec<i64>>>>,
     failed: Option<EngineError>,
 }
 
@@ -213,21 +271,15 @@ impl<P: Processor> Engine<P> {
         self.cfg.state_dir.join(P::NAME)
     }
 
-    /// Serializes a key's state for the changelog and the store (None: the key was removed).
-    fn encode_state(key: &str, state: Option<&P::State>) -> Result<Option<Vec<u8>>, EngineError> {
-        state
-            .map(postcard::to_allocvec)
-            .transpose()
-            .map_err(|e| EngineError::State {
-                key: key.to_owned(),
-                detail: e.to_string(),
-            })
-    }
-
     /// Queues a changelog record of partition `p` (no value deletes the key).
     fn send_changelog(&self, p: i32, key: &str, value: Option<&[u8]>) -> Result<(), EngineError> {
+        let writer = self.writer.to_be_bytes();
         let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
             .key(key.as_bytes())
+            .headers(OwnedHeaders::new().insert(Header {
+                key: WRITER_HEADER,
+                value: Some(&writer[..]),
+            }))
             .partition(p);
         if let Some(v) = value {
             r = r.payload(v);
@@ -240,8 +292,9 @@ impl<P: Processor> Engine<P> {
         let marker = Marker {
             offsets: task.offsets.clone(),
             max_event_time: task.max_event_time,
+            writer: self.writer,
         };
-        let bytes = postcard::to_allocvec(&marker).map_err(|e| EngineError::State {
+        let bytes = postcard::to_allocvec(&marker).map_err(|e| StateError {
             key: MARKER_KEY.into(),
             detail: e.to_string(),
         })?;
@@ -266,25 +319,23 @@ impl<P: Processor> Engine<P> {
     ) -> Result<TopicPartitionList, EngineError> {
         let mut tpl = TopicPartitionList::new();
         for i in range {
-            // Explicit offsets, 0 included: some brokers (Tansu) answer "earliest" on compacted
-            // topics with the last offset. A vanished offset resets to the earliest record.
-            let offset = offsets.map(|o| o[i].max(0)).unwrap_or(0);
+            // Explicit offsets, 0 included: some brokers (Tansu) answer "earliest" with a later
+            // offset under concurrent producers. A vanished offset resets to the earliest record.
+            let offset = offsets.map(|o| (o[i] - FETCH_REWIND).max(0)).unwrap_or(0);
             tpl.add_partition_offset(&self.inputs[i].name, p, Offset::Offset(offset))?;
         }
         Ok(tpl)
     }
 
+    /// Handles one record of input `index`.
     fn handle(
         &mut self,
-        topic: &str,
+        index: usize,
         partition: i32,
         offset: i64,
         key: Option<&[u8]>,
         bytes: &[u8],
     ) -> Result<(), EngineError> {
-        let Some(index) = self.index_of(topic) else {
-            return Ok(());
-        };
         let Some(running) = self.tasks.get_mut(&partition) else {
             return Ok(());
         };
@@ -293,7 +344,11 @@ impl<P: Processor> Engine<P> {
         let mut out = Vec::new();
         let outcome = running.task.handle(&env, index, offset, bytes, &mut out)?;
         drop(tables);
-        self.counters.records_in.fetch_add(1, Ordering::Relaxed);
+        if outcome == Outcome::AlreadyApplied {
+            // Read again because fetches start a little early (FETCH_REWIND).
+            return Ok(());
+        }
+        self.meters.records_in[index].increment(1);
         self.pending += 1;
         match outcome {
             Outcome::Applied | Outcome::AlreadyApplied => {}
@@ -304,7 +359,7 @@ impl<P: Processor> Engine<P> {
         self.emit(&out)
     }
 
-    fn emit(&self, out: &[OutRecord]) -> Result<(), EngineError> {
+    fn emit(&mut self, out: &[OutRecord]) -> Result<(), EngineError> {
         for o in out {
             send(
                 &self.producer,
@@ -312,10 +367,8 @@ impl<P: Processor> Engine<P> {
                     .key(o.key.as_bytes())
                     .payload(o.payload.as_slice()),
             )?;
+            self.meters.out(P::NAME, &o.topic).increment(1);
         }
-        self.counters
-            .records_out
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
         self.producer.poll(Duration::ZERO);
         Ok(())
     }
@@ -368,7 +421,7 @@ impl<P: Processor> Engine<P> {
             record = record.key(k);
         }
         send(&self.producer, record)?;
-        self.counters.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.meters.dead_letters[index].increment(1);
         Ok(())
     }
 
@@ -391,6 +444,8 @@ impl<P: Processor> Engine<P> {
 
     /// Commits every task's batch (see the module docs for the order of steps).
     fn commit(&mut self) -> Result<(), EngineError> {
+        let _span =
+            tracing::info_span!("batch", processor = P::NAME, records = self.pending).entered();
         let started = Instant::now();
         let mut out = Vec::new();
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
@@ -398,17 +453,13 @@ impl<P: Processor> Engine<P> {
         let mut changes: BTreeMap<i32, Vec<Change>> = BTreeMap::new();
         for (p, running) in self.tasks.iter_mut() {
             running.task.end_batch(&env, &mut out)?;
-            let mut keys: Vec<String> = running.task.dirty.drain().collect();
-            keys.sort();
-            let mut rows = Vec::with_capacity(keys.len());
-            for key in keys {
-                let value = Self::encode_state(&key, running.task.states.get(&key))?;
-                rows.push((key, value));
-            }
-            changes.insert(*p, rows);
+            changes.insert(*p, running.task.take_changes()?);
         }
         drop(tables);
         self.emit(&out)?;
+        // Outputs first: a changelog entry says its key reflects some input records, and a
+        // replay skips those records, so their outputs must be delivered before it is written.
+        self.flush()?;
         for (p, rows) in &changes {
             for (key, value) in rows {
                 self.send_changelog(*p, key, value.as_deref())?;
@@ -435,6 +486,7 @@ impl<P: Processor> Engine<P> {
                 offsets: running.task.offsets.clone(),
                 changelog_next: running.changelog_next,
                 max_event_time: running.task.max_event_time,
+                owner: self.writer,
             };
             let rows = changes.remove(p).unwrap_or_default();
             running.store.commit(
@@ -444,11 +496,22 @@ impl<P: Processor> Engine<P> {
             )?;
             keys += running.task.states.len();
         }
-        self.counters.keys.store(keys as u64, Ordering::Relaxed);
-        self.counters.batches.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .last_commit_micros
-            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let (mut timers, mut bytes) = (0, 0);
+        let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        for (p, running) in &self.tasks {
+            timers += running.task.timers.len();
+            bytes += running.store.file_size();
+            progress.insert(*p, running.task.offsets.clone());
+        }
+        drop(progress);
+        self.meters.keys.set(keys as f64);
+        self.meters.timers.set(timers as f64);
+        self.meters.store_bytes.set(bytes as f64);
+        self.meters.batches.increment(1);
+        self.meters.batch_records.record(self.pending as f64);
+        self.meters
+            .commit_seconds
+            .record(started.elapsed().as_secs_f64());
         tracing::debug!(
             processor = P::NAME,
             records = self.pending,
@@ -460,25 +523,29 @@ impl<P: Processor> Engine<P> {
         Ok(())
     }
 
+    /// Some partition has a wall-clock timer due.
+    fn wall_timer_due(&self) -> bool {
+        let now = Timestamp::now();
+        self.tasks.values().any(|r| {
+            r.task
+                .timers
+                .next_due(TimerKind::WallClock)
+                .is_some_and(|at| at <= now)
+        })
+    }
+
     /// Restores partition `p`: local checkpoint, then the changelog tail up to the last marker.
     fn restore(&mut self, p: i32) -> Result<Running<P>, EngineError> {
         let started = Instant::now();
         let store = Store::open(&self.state_dir(), p)?;
         let mut checkpoint = store.checkpoint()?;
         let mut task = Task::<P>::new(p);
-        let decode = |key: &str, v: &[u8]| {
-            postcard::from_bytes::<P::State>(v).map_err(|e| EngineError::State {
-                key: key.to_owned(),
-                detail: e.to_string(),
-            })
-        };
         store.for_each(|k, v| {
-            let s = decode(k, v).map_err(|e| StoreError::Corrupt {
-                path: PathBuf::from(k),
-                detail: e.to_string(),
-            })?;
-            task.states.insert(k.to_owned(), s);
-            Ok(())
+            task.restore_entry(k, Some(v))
+                .map_err(|e| StoreError::Corrupt {
+                    path: PathBuf::from(k),
+                    detail: e.to_string(),
+                })
         })?;
         if checkpoint.offsets.len() == task.offsets.len() {
             task.offsets.clone_from(&checkpoint.offsets);
@@ -490,104 +557,124 @@ impl<P: Processor> Engine<P> {
             .kafka
             .consumer(&format!("composerp-{}-restore", P::NAME))
             .create()?;
-        // Start at the checkpoint (offset 0 for a new store), never at the broker's "earliest":
-        // Tansu reports the last offset as earliest on compacted topics. An offset below the log
-        // start resets to the earliest record (auto.offset.reset=earliest).
-        let (_, high) = consumer.fetch_watermarks(&self.changelog, p, Duration::from_secs(30))?;
+        // The end to read to: the offset of a sentinel written now. Everything an earlier owner
+        // had acknowledged lies before it, whatever the broker's watermarks say (Tansu answers
+        // "latest" with less than the end).
+        let writer = self.writer.to_be_bytes();
+        let r = BaseRecord::with_opaque_to(self.changelog.as_str(), (p + 1) as usize)
+            .key(SENTINEL_KEY.as_bytes())
+            .payload(&writer[..])
+            .partition(p);
+        send(&self.producer, r)?;
+        self.flush()?;
+        let end = self
+            .deliveries
+            .markers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&p)
+            .ok_or_else(|| EngineError::Undelivered(1, "restore sentinel".into()))?;
+        // Read from a little before the checkpoint (a fetch from the middle of a stored batch
+        // may skip the batch's rest on some brokers, Tansu among them); records before the
+        // checkpoint are passed over.
         let start = checkpoint.changelog_next;
+        let old = checkpoint.clone();
+        let mut store = store;
+        let (_, estimate) =
+            consumer.fetch_watermarks(&self.changelog, p, Duration::from_secs(30))?;
+        let remaining = metrics::gauge!(
+            "composerp_processor_restore_remaining_records",
+            "processor" => P::NAME,
+            "partition" => p.to_string()
+        );
+        remaining.set((estimate - start).max(0) as f64);
         let mut replayed = 0u64;
-        let mut buffer: HashMap<String, Option<Vec<u8>>> = HashMap::new();
+        // Every entry is applied, committed or not (see the module docs), and written to the
+        // local store as it goes.
         let mut applied: HashMap<String, Option<Vec<u8>>> = HashMap::new();
-        if start < high {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition_offset(&self.changelog, p, Offset::Offset(start))?;
-            consumer.assign(&tpl)?;
-            let mut idle = Instant::now();
-            let mut next = start;
-            while next < high {
-                let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(
+            &self.changelog,
+            p,
+            Offset::Offset((start - FETCH_REWIND).max(0)),
+        )?;
+        consumer.assign(&tpl)?;
+        let mut idle = Instant::now();
+        loop {
+            let msg = match consumer.poll(Duration::from_millis(500)) {
+                None => {
                     if idle.elapsed() > Duration::from_secs(60) {
                         return Err(EngineError::Topics(format!(
-                            "changelog {} partition {p} stalled at offset {next}",
+                            "changelog {} partition {p}: no record for 60 s before offset {end}",
                             self.changelog
                         )));
                     }
                     continue;
-                };
-                let msg = msg?;
-                idle = Instant::now();
-                next = msg.offset() + 1;
-                replayed += 1;
-                let key = String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned();
-                if key == MARKER_KEY {
-                    let marker: Marker = postcard::from_bytes(msg.payload().unwrap_or_default())
-                        .map_err(|e| EngineError::State {
-                            key: MARKER_KEY.into(),
-                            detail: e.to_string(),
-                        })?;
-                    for (k, v) in buffer.drain() {
-                        match &v {
-                            Some(bytes) => {
-                                task.states.insert(k.clone(), decode(&k, bytes)?);
-                            }
-                            None => {
-                                task.states.remove(&k);
-                            }
-                        }
-                        applied.insert(k, v);
-                    }
+                }
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(msg)) => msg,
+            };
+            idle = Instant::now();
+            let next = msg.offset() + 1;
+            if msg.offset() >= end {
+                break;
+            }
+            if msg.offset() < start {
+                continue;
+            }
+            replayed += 1;
+            let key = String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned();
+            if key == SENTINEL_KEY {
+                // A process took the partition over here: from now on only its writes count.
+                checkpoint.owner = writer_of(msg.payload());
+            } else if key == MARKER_KEY {
+                let marker: Marker = postcard::from_bytes(msg.payload().unwrap_or_default())
+                    .map_err(|e| StateError {
+                        key: MARKER_KEY.into(),
+                        detail: e.to_string(),
+                    })?;
+                if marker.writer == checkpoint.owner {
                     if marker.offsets.len() == task.offsets.len() {
                         task.offsets = marker.offsets;
                     }
                     task.max_event_time = marker.max_event_time;
-                    checkpoint.changelog_next = msg.offset() + 1;
-                } else {
-                    buffer.insert(key, msg.payload().map(<[u8]>::to_vec));
+                    checkpoint.changelog_next = next;
                 }
-                if replayed.is_multiple_of(100_000) {
-                    tracing::info!(
-                        processor = P::NAME,
-                        partition = p,
-                        replayed,
-                        remaining = high - next,
-                        "Restoring from the changelog."
-                    );
-                }
-            }
-        }
-        self.counters
-            .restored
-            .fetch_add(replayed, Ordering::Relaxed);
-        if !buffer.is_empty() {
-            // Entries after the last marker belong to a batch that never committed (its process
-            // died). Write the committed value of each of those keys again, then a marker, so
-            // that no later restore or compaction can take the uncommitted value for the truth.
-            let mut keys: Vec<String> = buffer.into_keys().collect();
-            keys.sort();
-            for key in &keys {
-                let value = Self::encode_state(key, task.states.get(key))?;
-                self.send_changelog(p, key, value.as_deref())?;
-            }
-            self.send_marker(p, &task)?;
-            self.flush()?;
-            if let Some(o) = self
-                .deliveries
-                .markers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&p)
+            } else if !key.starts_with('\u{0}')
+                && writer_of(
+                    msg.headers()
+                        .and_then(|h| h.iter().find(|h| h.key == WRITER_HEADER))
+                        .and_then(|h| h.value),
+                ) == checkpoint.owner
             {
-                checkpoint.changelog_next = o + 1;
+                task.restore_entry(&key, msg.payload())?;
+                applied.insert(key, msg.payload().map(<[u8]>::to_vec));
             }
-            tracing::info!(
-                processor = P::NAME,
-                partition = p,
-                keys = keys.len(),
-                "Uncommitted changelog entries of a dead owner voided."
-            );
+            if replayed.is_multiple_of(50_000) {
+                // Into the local store as it goes, so a large restore never holds a second
+                // copy of every value (the checkpoint keeps the old position until the end).
+                store.commit(
+                    applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+                    &old,
+                    u64::MAX,
+                )?;
+                applied.clear();
+                remaining.set((estimate - next).max(0) as f64);
+                self.meters.restored.increment(50_000);
+                tracing::info!(
+                    processor = P::NAME,
+                    partition = p,
+                    replayed,
+                    remaining = (estimate - next).max(0),
+                    "Restoring from the changelog."
+                );
+            }
         }
-        let mut store = store;
-        if !applied.is_empty() || checkpoint.changelog_next != store.checkpoint()?.changelog_next {
+        remaining.set(0.0);
+        // The sentinel at `end` is this process's: the partition is its own from there.
+        checkpoint.owner = self.writer;
+        self.meters.restored.increment(replayed % 50_000);
+        if replayed > 0 || checkpoint.changelog_next != old.changelog_next {
             checkpoint.offsets.clone_from(&task.offsets);
             checkpoint.max_event_time = task.max_event_time;
             store.commit(
@@ -663,7 +750,7 @@ fn assign<P: Processor>(
         group.add_partition_offset(
             &engine.inputs[0].name,
             p,
-            Offset::Offset(running.task.offsets[0].max(0)),
+            Offset::Offset((running.task.offsets[0] - FETCH_REWIND).max(0)),
         )?;
         let others = engine.partitions_of(p, Some(&running.task.offsets), 1..n)?;
         engine.tasks.insert(p, running);
@@ -672,6 +759,8 @@ fn assign<P: Processor>(
         }
         tracing::info!(processor = P::NAME, partition = p, "Partition assigned.");
     }
+    let keys: usize = engine.tasks.values().map(|r| r.task.states.len()).sum();
+    engine.meters.keys.set(keys as f64);
     // Always answer the group, even with nothing: after a cooperative revoke librdkafka waits
     // for this call (with an empty list) before it rejoins for the second round.
     if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
@@ -694,6 +783,11 @@ fn revoke<P: Processor>(
     let mut group = TopicPartitionList::new();
     for &p in partitions {
         engine.tasks.remove(&p);
+        engine
+            .progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&p);
         group.add_partition(&engine.inputs[0].name, p);
         let others = engine.partitions_of(p, None, 1..n)?;
         if others.count() > 0 {
@@ -723,6 +817,9 @@ fn follow_tables<P: Processor>(
         .consumer(&format!("composerp-{}-tables", P::NAME))
         .create()?;
     let mut tpl = TopicPartitionList::new();
+    // A partition is read once a record at or past "latest" arrives. On Tansu "latest" is the
+    // first offset of the newest stored batch plus one, and a batch arrives whole, so the rest
+    // of it is in hand by then.
     let mut remaining: HashMap<(String, i32), i64> = HashMap::new();
     let mut names = Vec::new();
     for id in <P::Tables as Tables>::TOPICS {
@@ -772,6 +869,121 @@ fn follow_tables<P: Processor>(
     Ok(())
 }
 
+/// Every few seconds, sets the consumer lag gauge (high watermark minus committed position) of
+/// every input partition this process owns; a released partition's gauges drop to zero.
+fn report_lag(
+    processor: &'static str,
+    kafka: &KafkaSettings,
+    inputs: &[TopicSpec],
+    progress: &Mutex<BTreeMap<i32, Vec<i64>>>,
+    stop: &AtomicBool,
+) {
+    let Ok(consumer) = kafka
+        .consumer(&format!("composerp-{processor}-lag"))
+        .create::<BaseConsumer>()
+    else {
+        return;
+    };
+    let gauge = |topic: &str, p: i32| {
+        metrics::gauge!(
+            "composerp_processor_consumer_lag_records",
+            "processor" => processor,
+            "topic" => topic.to_owned(),
+            "partition" => p.to_string()
+        )
+    };
+    let mut owned: Vec<i32> = Vec::new();
+    let mut last = Instant::now() - Duration::from_secs(60);
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() < Duration::from_secs(5) {
+            continue;
+        }
+        last = Instant::now();
+        let now: BTreeMap<i32, Vec<i64>> =
+            progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for p in owned.iter().filter(|p| !now.contains_key(p)) {
+            for t in inputs {
+                gauge(&t.name, *p).set(0.0);
+            }
+        }
+        owned = now.keys().copied().collect();
+        for (p, offsets) in &now {
+            for (t, next) in inputs.iter().zip(offsets) {
+                if let Ok((_, high)) =
+                    consumer.fetch_watermarks(&t.name, *p, Duration::from_secs(2))
+                {
+                    gauge(&t.name, *p).set((high - next).max(0) as f64);
+                }
+            }
+        }
+    }
+}
+
+/// What to do with a consumed record, given the offsets its partition has applied.
+#[derive(Debug, PartialEq, Eq)]
+enum GapCheck {
+    /// Handle it.
+    Continue,
+    /// Skip it: queued before a re-fetch.
+    Drop,
+    /// Records before it are missing: fetch again from this offset.
+    Refetch(i64),
+}
+
+/// Finds gaps in the consumed offsets of each input partition. A consumer that restarts its
+/// fetch from the middle of a stored batch (librdkafka does after some assignment changes) gets
+/// the batches after it from some brokers (Tansu), silently skipping the batch's rest. A gap
+/// is fetched again once; if it is still there, it is real (compaction, transaction markers).
+#[derive(Debug, Default)]
+struct Gaps {
+    /// (input index, partition) → (offset expected, when the re-fetch began, a record before
+    /// the expected offset has arrived since).
+    refetching: HashMap<(usize, i32), (i64, Instant, bool)>,
+}
+
+impl Gaps {
+    fn check<P: Processor>(
+        &mut self,
+        tasks: &BTreeMap<i32, Running<P>>,
+        index: usize,
+        partition: i32,
+        offset: i64,
+    ) -> GapCheck {
+        let Some(running) = tasks.get(&partition) else {
+            return GapCheck::Continue;
+        };
+        let expected = running.task.offsets[index];
+        let key = (index, partition);
+        if self.refetching.is_empty() && offset <= expected {
+            return GapCheck::Continue;
+        }
+        if let Some((x, since, refetched)) = self.refetching.get_mut(&key) {
+            if offset < *x {
+                *refetched = true;
+                return GapCheck::Continue;
+            }
+            if offset == *x || *refetched || since.elapsed() > Duration::from_secs(10) {
+                self.refetching.remove(&key);
+                return GapCheck::Continue;
+            }
+            return GapCheck::Drop;
+        }
+        // The first record of a partition may start anywhere (retention); offset 0 means the
+        // partition was never read.
+        if offset > expected && expected > 0 {
+            self.refetching
+                .insert(key, (expected, Instant::now(), false));
+            return GapCheck::Refetch(expected);
+        }
+        GapCheck::Continue
+    }
+
+    fn clear(&mut self, index: usize, partition: i32) {
+        self.refetching.remove(&(index, partition));
+    }
+}
+
 /// Handles up to `max` records of `consumer` (waiting at most `wait` for the first); returns how
 /// many it handled. A failure is left in the engine for the loop to report.
 fn pump<P: Processor, C: ConsumerContext>(
@@ -793,8 +1005,36 @@ fn pump<P: Processor, C: ConsumerContext>(
         }
         match msg {
             Ok(m) => {
+                let Some(index) = e.index_of(m.topic()) else {
+                    continue;
+                };
+                let eng: &mut Engine<P> = &mut e;
+                match eng.gaps.check(&eng.tasks, index, m.partition(), m.offset()) {
+                    GapCheck::Continue => {}
+                    GapCheck::Drop => continue,
+                    GapCheck::Refetch(from) => {
+                        tracing::info!(
+                            topic = m.topic(),
+                            partition = m.partition(),
+                            offset = m.offset(),
+                            expected = from,
+                            "Gap in the input; fetching it again."
+                        );
+                        if let Err(err) = consumer.seek(
+                            m.topic(),
+                            m.partition(),
+                            Offset::Offset((from - FETCH_REWIND).max(0)),
+                            Duration::from_secs(10),
+                        ) {
+                            tracing::warn!(error = %err, "Seek failed; the gap is accepted.");
+                            e.gaps.clear(index, m.partition());
+                        } else {
+                            continue;
+                        }
+                    }
+                }
                 if let Err(err) = e.handle(
-                    m.topic(),
+                    index,
                     m.partition(),
                     m.offset(),
                     m.key(),
@@ -817,7 +1057,6 @@ pub fn run<P: Processor>(
     kafka: KafkaSettings,
     codec: Codec,
     cfg: EngineConfig,
-    counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
 ) -> Result<(), EngineError> {
     let catalog = TopicCatalog::embedded();
@@ -875,6 +1114,7 @@ pub fn run<P: Processor>(
     }
 
     let deliveries = Arc::new(Deliveries::default());
+    let progress = Arc::new(Mutex::new(BTreeMap::new()));
     // A BaseProducer serves delivery reports on the thread that flushes, so when a flush returns
     // every report of the batch has been counted.
     let producer: BaseProducer<DeliveryContext> = kafka
@@ -899,19 +1139,54 @@ pub fn run<P: Processor>(
         tasks: BTreeMap::new(),
         pending: 0,
         last_commit: Instant::now(),
-        counters,
+        meters: Meters::new(P::NAME, &inputs),
+        writer: EventId::random().0.as_u64_pair().0 | 1,
+        gaps: Gaps::default(),
+        progress: progress.clone(),
         failed: None,
     }));
+    let lag = {
+        let (kafka, inputs, stop) = (kafka.clone(), inputs.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("{}-lag", P::NAME))
+            .spawn(move || report_lag(P::NAME, &kafka, &inputs, &progress, &stop))
+            .map_err(|e| EngineError::Topics(e.to_string()))?
+    };
     let consumer: BaseConsumer<Rebalancer<P>> = kafka
         .consumer(&format!("composerp-{}", P::NAME))
         .create_with_context(Rebalancer {
         engine: engine.clone(),
     })?;
     consumer.subscribe(&[inputs[0].name.as_str()])?;
+    // Without partitions for this long, leave and join again (the wait doubles up to 5 min):
+    // Tansu can keep a SIGKILLed member's partitions assigned to it until a join notices the
+    // member is gone. On Kafka this only costs a surplus member an occasional rebalance.
+    let (mut idle_since, mut rejoin_after) = (Instant::now(), Duration::from_secs(30));
 
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
+        }
+        if engine
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tasks
+            .is_empty()
+        {
+            if idle_since.elapsed() > rejoin_after {
+                tracing::warn!(
+                    processor = P::NAME,
+                    seconds = rejoin_after.as_secs(),
+                    "No partitions assigned; joining the group again."
+                );
+                consumer.unsubscribe();
+                consumer.subscribe(&[inputs[0].name.as_str()])?;
+                idle_since = Instant::now();
+                rejoin_after = (rejoin_after * 2).min(Duration::from_secs(300));
+            }
+        } else {
+            idle_since = Instant::now();
+            rejoin_after = Duration::from_secs(30);
         }
         // The group consumer serves rebalances and the first input, the data consumer the other
         // inputs. Drain both without waiting; block briefly only when both are empty.
@@ -926,8 +1201,9 @@ pub fn run<P: Processor>(
         if let Some(err) = e.failed.take() {
             break Err(err);
         }
-        if e.pending > 0
-            && (e.pending >= cfg.batch_records || e.last_commit.elapsed() >= cfg.batch_interval)
+        let due = e.last_commit.elapsed() >= cfg.batch_interval;
+        if ((e.pending > 0 && (e.pending >= cfg.batch_records || due))
+            || (due && e.wall_timer_due()))
             && let Err(err) = e.commit()
         {
             break Err(err);
@@ -945,5 +1221,6 @@ pub fn run<P: Processor>(
     consumer.unsubscribe();
     stop.store(true, Ordering::Relaxed);
     let _ = follower.join();
+    let _ = lag.join();
     result.and(stopping)
 }

@@ -23,22 +23,29 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
-    /// Settings for `brokers` with extra properties parsed from `k=v,k=v` text.
+    /// Settings for `brokers` with extra properties parsed from `k=v,k=v` text; a piece without
+    /// `=` continues the previous value (`debug=fetch,cgrp,acks=1` sets debug to `fetch,cgrp`).
     pub fn new(brokers: &str, properties: Option<&str>) -> Result<Self, KafkaSettingsError> {
         if brokers.trim().is_empty() {
             return Err(KafkaSettingsError::NoBrokers);
         }
-        let mut props = Vec::new();
+        let mut props: Vec<(String, String)> = Vec::new();
         for entry in properties
             .unwrap_or("")
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            let (k, v) = entry
-                .split_once('=')
-                .ok_or_else(|| KafkaSettingsError::BadProperty(entry.to_owned()))?;
-            props.push((k.trim().to_owned(), v.trim().to_owned()));
+            match (entry.split_once('='), props.last_mut()) {
+                (Some((k, v)), _) => props.push((k.trim().to_owned(), v.trim().to_owned())),
+                // No `=`: the value of the previous entry goes on after a comma, as in
+                // `debug=fetch,cgrp`.
+                (None, Some((_, v))) => {
+                    v.push(',');
+                    v.push_str(entry);
+                }
+                (None, None) => return Err(KafkaSettingsError::BadProperty(entry.to_owned())),
+            }
         }
         Ok(Self {
             brokers: brokers.trim().to_owned(),
@@ -108,6 +115,14 @@ mod tests {
         assert_eq!(p.get("acks"), Some("1"));
         assert_eq!(p.get("security.protocol"), Some("SSL"));
         assert_eq!(p.get("bootstrap.servers"), Some("b:9092"));
+    }
+
+    #[test]
+    fn a_value_with_commas_continues_after_them() {
+        let s = KafkaSettings::new("b:1", Some("debug=fetch,cgrp, acks=1")).expect("valid");
+        let c = s.consumer("g");
+        assert_eq!(c.get("debug"), Some("fetch,cgrp"));
+        assert_eq!(c.get("acks"), Some("1"));
     }
 
     #[test]

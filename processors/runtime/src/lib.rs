@@ -8,6 +8,7 @@
 //! - [`processor`]: the [`Processor`](processor::Processor) trait a data engineer implements:
 //!   typed inputs, keyed state, reference tables, typed outputs.
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
+//! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
 //! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
 pub mod driver;
@@ -19,6 +20,7 @@ pub mod publish;
 pub mod registry;
 pub mod store;
 pub mod task;
+pub mod timer;
 
 pub use kafka::KafkaSettings;
 pub use local::{LocalBroker, LocalBrokerError};

@@ -6,6 +6,8 @@ use composerp_events::{Codec, DecodeError, EncodedRecord, Event, EventId, Timest
 use composerp_topics::TopicCatalog;
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::timer::{Timer, TimerKind, Timers};
+
 /// Why a record cannot be processed; it goes to the input's dead-letter topic and processing
 /// continues. `reason` is a bounded code (metrics, the `composerp.reason` header).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,6 +132,9 @@ pub trait Processor: Send + Sync + 'static {
 
     /// Called once per batch before outputs are flushed, to emit coalesced results.
     fn end_batch(&self, _ctx: &mut Context<'_, Self::State, Self::Tables>) {}
+
+    /// Called when a timer set with [`Context::set_timer`] is due (once; it is then removed).
+    fn on_timer(&self, _timer: &Timer, _ctx: &mut Context<'_, Self::State, Self::Tables>) {}
 }
 
 /// One output record, encoded, with its destination.
@@ -168,6 +173,8 @@ pub struct Context<'a, S, T> {
     pub(crate) topics: &'static TopicCatalog,
     pub(crate) watermark: Timestamp,
     pub(crate) now: Timestamp,
+    pub(crate) source: (usize, i64),
+    pub(crate) timers: &'a mut Timers,
     pub(crate) error: &'a mut Option<EmitError>,
 }
 
@@ -212,9 +219,31 @@ impl<S: Default, T> Context<'_, S, T> {
         self.watermark
     }
 
+    /// The record being processed: (input topic index, offset). State that stores it can tell
+    /// a replay of the same record (after a crash) from a new one.
+    pub fn source(&self) -> (usize, i64) {
+        self.source
+    }
+
     /// Wall-clock time of the batch (the test driver's clock under test).
     pub fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// Sets (or moves) the partition's timer `name` on `kind`'s clock to `at`; the processor's
+    /// `on_timer` runs once when it is due. Timers are stored with the state.
+    pub fn set_timer(&mut self, kind: TimerKind, name: &str, at: Timestamp) {
+        self.timers.set(kind, name, at);
+    }
+
+    /// Removes the timer `name` of `kind`, if set.
+    pub fn cancel_timer(&mut self, kind: TimerKind, name: &str) {
+        self.timers.cancel(kind, name);
+    }
+
+    /// When the timer `name` of `kind` is due, if it is set.
+    pub fn timer(&self, kind: TimerKind, name: &str) -> Option<Timestamp> {
+        self.timers.get(kind, name)
     }
 
     /// Emits an event on the topic that carries its record type, keyed by the topic's format.

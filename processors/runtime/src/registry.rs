@@ -6,7 +6,7 @@ use composerp_events::Codec;
 
 use crate::{
     KafkaSettings,
-    engine::{self, Counters, EngineConfig, EngineError},
+    engine::{self, EngineConfig, EngineError},
     processor::Processor,
 };
 
@@ -19,8 +19,6 @@ pub struct RunArgs {
     pub codec: Codec,
     /// Batching and state directory.
     pub config: EngineConfig,
-    /// Counters the process exposes.
-    pub counters: Arc<Counters>,
     /// Set to stop.
     pub stop: Arc<AtomicBool>,
 }
@@ -34,7 +32,7 @@ pub struct Registry {
 }
 
 fn run_one<P: Processor + Default>(a: RunArgs) -> Result<(), EngineError> {
-    engine::run(P::default(), a.kafka, a.codec, a.config, a.counters, a.stop)
+    engine::run(P::default(), a.kafka, a.codec, a.config, a.stop)
 }
 
 impl Registry {

@@ -41,6 +41,8 @@ pub struct Checkpoint {
     pub changelog_next: i64,
     /// Newest event time seen.
     pub max_event_time: i64,
+    /// Writer id of the process whose changelog writes count after `changelog_next`.
+    pub owner: u64,
 }
 
 /// A partition's store file.
@@ -72,6 +74,11 @@ impl Store {
             path: self.path.clone(),
             detail: e.to_string(),
         }
+    }
+
+    /// Size of the store file in bytes (0 when it cannot be read).
+    pub fn file_size(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 
     /// The stored checkpoint, or the empty one for a new store.
@@ -156,6 +163,7 @@ mod tests {
             offsets: vec![3, 7],
             changelog_next: 11,
             max_event_time: 5,
+            owner: 7,
         };
         {
             let mut s = Store::open(&dir, 2).expect("open");

@@ -6,7 +6,23 @@ use std::collections::{HashMap, HashSet};
 use composerp_events::{Codec, Timestamp};
 use composerp_topics::TopicCatalog;
 
-use crate::processor::{Context, EmitError, Input, OutRecord, Processor, Reject};
+use crate::{
+    processor::{Context, EmitError, Input, OutRecord, Processor, Reject},
+    timer::{TimerKind, Timers},
+};
+
+/// A state value that does not serialize or deserialize.
+#[derive(Debug, thiserror::Error)]
+#[error("state of key {key}: {detail}")]
+pub struct StateError {
+    /// Key.
+    pub key: String,
+    /// Serializer message.
+    pub detail: String,
+}
+
+/// A changed key and its serialized value as the store and the changelog keep it (None: removed).
+pub type Change = (String, Option<Vec<u8>>);
 
 /// What became of one input record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +47,8 @@ pub struct Task<P: Processor> {
     pub offsets: Vec<i64>,
     /// Newest event time seen.
     pub max_event_time: i64,
+    /// Timers set by the processor.
+    pub timers: Timers,
 }
 
 /// What a task needs from its surroundings while processing.
@@ -69,10 +87,12 @@ impl<P: Processor> Task<P> {
             dirty: HashSet::new(),
             offsets: vec![0; <P::Input as Input>::TOPICS.len()],
             max_event_time: i64::MIN,
+            timers: Timers::default(),
         }
     }
 
-    fn watermark(&self) -> Timestamp {
+    /// Event-time watermark: newest event time seen minus the allowed lateness.
+    pub fn watermark(&self) -> Timestamp {
         Timestamp(
             self.max_event_time
                 .saturating_sub(P::ALLOWED_LATENESS_MICROS),
@@ -101,13 +121,17 @@ impl<P: Processor> Task<P> {
         let mark = out.len();
         let result = {
             let mut ctx = self.context(env, out, &mut error);
+            ctx.source = (index, offset);
             env.processor.process(&input, &mut ctx)
         };
         if let Some(e) = error {
             return Err(e);
         }
         match result {
-            Ok(()) => Ok(Outcome::Applied),
+            Ok(()) => {
+                self.fire(env, TimerKind::EventTime, self.watermark(), out)?;
+                Ok(Outcome::Applied)
+            }
             Err(reject) => {
                 out.truncate(mark);
                 Ok(Outcome::Rejected(reject))
@@ -115,12 +139,79 @@ impl<P: Processor> Task<P> {
         }
     }
 
-    /// Lets the processor emit its coalesced results for the batch.
+    /// Runs every timer of `kind` due at `now` (in due order); returns how many fired.
+    pub fn fire(
+        &mut self,
+        env: &Env<'_, P>,
+        kind: TimerKind,
+        now: Timestamp,
+        out: &mut Vec<OutRecord>,
+    ) -> Result<usize, EmitError> {
+        let mut fired = 0;
+        while let Some(timer) = self.timers.pop_due(kind, now) {
+            let mut error = None;
+            {
+                let mut ctx = self.context(env, out, &mut error);
+                env.processor.on_timer(&timer, &mut ctx);
+            }
+            if let Some(e) = error {
+                return Err(e);
+            }
+            fired += 1;
+        }
+        Ok(fired)
+    }
+
+    /// Drains the states and timers changed since the last call, serialized, sorted by key.
+    pub fn take_changes(&mut self) -> Result<Vec<Change>, StateError> {
+        let mut keys: Vec<String> = self.dirty.drain().collect();
+        keys.sort_unstable();
+        let mut rows = Vec::with_capacity(keys.len() + self.timers.dirty.len());
+        for key in keys {
+            let value = match self.states.get(&key) {
+                Some(s) => Some(postcard::to_allocvec(s).map_err(|e| StateError {
+                    key: key.clone(),
+                    detail: e.to_string(),
+                })?),
+                None => None,
+            };
+            rows.push((key, value));
+        }
+        let timers: Vec<_> = self.timers.dirty.drain().collect();
+        for (kind, name) in timers {
+            rows.push((Timers::key(kind, &name), self.timers.value(kind, &name)));
+        }
+        Ok(rows)
+    }
+
+    /// Applies a stored entry (the store's or the changelog's; None: removed) to the task.
+    pub fn restore_entry(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StateError> {
+        if self.timers.restore(key, value) {
+            return Ok(());
+        }
+        match value {
+            Some(bytes) => {
+                let state = postcard::from_bytes(bytes).map_err(|e| StateError {
+                    key: key.to_owned(),
+                    detail: e.to_string(),
+                })?;
+                self.states.insert(key.to_owned(), state);
+            }
+            None => {
+                self.states.remove(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the wall-clock timers due at the batch's time, then lets the processor emit its
+    /// coalesced results for the batch.
     pub fn end_batch(
         &mut self,
         env: &Env<'_, P>,
         out: &mut Vec<OutRecord>,
     ) -> Result<(), EmitError> {
+        self.fire(env, TimerKind::WallClock, env.now, out)?;
         let mut error = None;
         {
             let mut ctx = self.context(env, out, &mut error);
@@ -145,6 +236,8 @@ impl<P: Processor> Task<P> {
             topics: env.topics,
             watermark,
             now: env.now,
+            source: (usize::MAX, -1),
+            timers: &mut self.timers,
             error,
         }
     }
