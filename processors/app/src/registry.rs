@@ -1,5 +1,6 @@
 //! Every processor `composerp run` knows. Adding one is one line.
 
+use composerp_examples::DailySales;
 use composerp_ledger::InventoryLedger;
 use composerp_runtime::registry::Registry;
 
@@ -7,5 +8,6 @@ use composerp_runtime::registry::Registry;
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     r.add::<InventoryLedger>();
+    r.add::<DailySales>();
     r
 }

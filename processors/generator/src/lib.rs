@@ -11,4 +11,4 @@
 
 mod sim;
 
-pub use sim::{Config, Generated, Generator, Stats, TruthRow};
+pub use sim::{Config, Generated, Generator, Stats, TruthError, TruthRow};

@@ -129,6 +129,84 @@ pub struct TruthRow {
     pub inventory_position: i64,
 }
 
+/// Why a truth CSV cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TruthError {
+    /// The file cannot be read.
+    #[error("reading the truth file: {0}")]
+    Io(#[from] std::io::Error),
+    /// A line does not have the columns of [`TruthRow::CSV_HEADER`].
+    #[error("truth file line {line}: {detail}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl TruthRow {
+    /// Header line of the truth CSV.
+    pub const CSV_HEADER: &'static str = "tenant_id,location_id,item_id,on_hand,on_order,in_transit,reserved,damaged,backordered,available,inventory_position";
+
+    /// The eight buckets in CSV column order.
+    pub fn buckets(&self) -> [i64; 8] {
+        [
+            self.on_hand,
+            self.on_order,
+            self.in_transit,
+            self.reserved,
+            self.damaged,
+            self.backordered,
+            self.available,
+            self.inventory_position,
+        ]
+    }
+
+    /// The row as one CSV line (no newline).
+    pub fn to_csv(&self) -> String {
+        let b = self.buckets().map(|v| v.to_string()).join(",");
+        format!(
+            "{},{},{},{b}",
+            self.tenant_id, self.location_id, self.item_id
+        )
+    }
+
+    /// Reads a truth CSV written by `composerp generate --truth`.
+    pub fn read_csv(path: &std::path::Path) -> Result<Vec<TruthRow>, TruthError> {
+        let text = std::fs::read_to_string(path)?;
+        let mut rows = Vec::new();
+        for (n, line) in text.lines().enumerate().skip(1) {
+            let err = |detail: String| TruthError::Line {
+                line: n + 1,
+                detail,
+            };
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() != 11 {
+                return Err(err(format!("{} columns, want 11", f.len())));
+            }
+            let mut b = [0i64; 8];
+            for (slot, v) in b.iter_mut().zip(&f[3..]) {
+                *slot = v.parse().map_err(|e| err(format!("{v:?}: {e}")))?;
+            }
+            rows.push(TruthRow {
+                tenant_id: f[0].to_owned(),
+                location_id: f[1].to_owned(),
+                item_id: f[2].to_owned(),
+                on_hand: b[0],
+                on_order: b[1],
+                in_transit: b[2],
+                reserved: b[3],
+                damaged: b[4],
+                backordered: b[5],
+                available: b[6],
+                inventory_position: b[7],
+            });
+        }
+        Ok(rows)
+    }
+}
+
 /// Counts of what was generated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -1085,6 +1163,37 @@ fn order_quantity(item: &ItemSpec, kind: LocationType, tenant: &Tenant) -> i64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_truth_csv_reads_back_what_was_written() {
+        let mut g = Generator::new(Config {
+            tenants: 1,
+            locations: 2,
+            items: 5,
+            days: 3,
+            seed: 9,
+            tenant_prefix: "t".into(),
+            start: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date"),
+        });
+        let _ = g.master_data();
+        while g.next_day().is_some() {}
+        let rows = g.truth();
+        let path = std::env::temp_dir().join(format!("truth-{}.csv", std::process::id()));
+        let text: Vec<String> = std::iter::once(TruthRow::CSV_HEADER.to_owned())
+            .chain(rows.iter().map(TruthRow::to_csv))
+            .collect();
+        std::fs::write(&path, text.join("\n")).expect("write");
+        let back = TruthRow::read_csv(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(back, rows);
+        std::fs::write(&path, "header\na,b,c,1").expect("write");
+        assert!(matches!(
+            TruthRow::read_csv(&path),
+            Err(TruthError::Line { line: 2, .. })
+        ));
+        let _ = std::fs::remove_file(&path);
+    }
+
     use super::*;
 
     fn cfg(seed: u64) -> Config {

@@ -134,6 +134,9 @@ pub struct PositionState {
     pub last_at: Timestamp,
     /// Currency of the latest priced input (for rounding stock value).
     pub currency: Option<String>,
+    /// Per input topic, the offset after the last record applied here: a replayed record below
+    /// it is already reflected, so recovery can apply every changelog entry it finds.
+    pub applied: Vec<i64>,
 }
 
 /// One key's state in the ledger's store.
@@ -141,8 +144,16 @@ pub struct PositionState {
 pub enum LedgerState {
     /// An item-location.
     Position(Box<PositionState>),
-    /// An applied event id, kept for deduplication (with its business time).
-    Seen(i64),
+    /// An applied event id, kept for deduplication: its business time and the (input, offset)
+    /// of its first occurrence, so a replay of that record is not taken for a duplicate.
+    Seen {
+        /// Business time.
+        at: i64,
+        /// Input topic index of the first occurrence.
+        input: u32,
+        /// Offset of the first occurrence.
+        offset: i64,
+    },
 }
 
 impl Default for LedgerState {
@@ -422,7 +433,14 @@ impl Processor for InventoryLedger {
             "e|{tenant}|{event_id}{}",
             if inbound { "|inbound" } else { "" }
         );
-        if ctx.peek(&seen_key).is_some() {
+        let (input_index, offset) = ctx.source();
+        if let Some(LedgerState::Seen {
+            input: i,
+            offset: o,
+            ..
+        }) = ctx.peek(&seen_key)
+            && (*i as usize, *o) != (input_index, offset)
+        {
             return Ok(());
         }
         // Check every line first so a rejected event changes nothing.
@@ -437,9 +455,29 @@ impl Processor for InventoryLedger {
                     .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
             }
         }
-        *ctx.state(&seen_key) = LedgerState::Seen(at.0);
-        for l in lines {
-            apply_line(ctx, &tenant, event_id, at, currency.as_deref(), l)?;
+        *ctx.state(&seen_key) = LedgerState::Seen {
+            at: at.0,
+            input: input_index as u32,
+            offset,
+        };
+        // After a crash the record may be replayed onto positions whose stored state already
+        // reflects it (their changelog entry was written, the batch's marker was not). Decide
+        // per position before applying, as one record can have several lines for a position.
+        let keys: Vec<String> = lines
+            .iter()
+            .map(|l| position_key(&tenant, &l.location, &l.item))
+            .collect();
+        let reflected: Vec<bool> = keys
+            .iter()
+            .map(|key| {
+                matches!(ctx.peek(key), Some(LedgerState::Position(p))
+                    if p.applied.get(input_index).is_some_and(|&next| offset < next))
+            })
+            .collect();
+        for ((l, key), reflected) in lines.into_iter().zip(keys).zip(reflected) {
+            if !reflected {
+                apply_line(ctx, &tenant, key, event_id, at, currency.as_deref(), l)?;
+            }
         }
         if let LedgerInput::Shipped(t) = input {
             ctx.emit_to(
@@ -468,20 +506,22 @@ impl Processor for InventoryLedger {
     }
 }
 
+/// Applies one line to its position, whose state key is `key`.
 fn apply_line(
     ctx: &mut Context<'_, LedgerState, LedgerTables>,
     tenant: &str,
+    key: String,
     event_id: EventId,
     at: Timestamp,
     currency: Option<&str>,
     l: Line,
 ) -> Result<(), Reject> {
-    let key = position_key(tenant, &l.location, &l.item);
     let kind = ctx.tables().location(tenant, &l.location);
     let unknown_location = kind.is_none();
     let unknown_item = !ctx.tables().known_item(tenant, &l.item);
     let rule = ctx.tables().rule(tenant, &l.location, &l.item);
     let now = ctx.now();
+    let (input_index, offset) = ctx.source();
     let LedgerState::Position(state) = ctx.state(&key) else {
         return Err(Reject::new("key_collision", key));
     };
@@ -489,6 +529,10 @@ fn apply_line(
         .position
         .apply(&l.kind, at)
         .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+    if state.applied.len() <= input_index {
+        state.applied.resize(input_index + 1, 0);
+    }
+    state.applied[input_index] = offset + 1;
     state.version += 1;
     state.last_event = Some(event_id);
     state.last_at = state.last_at.max(at);

@@ -1,10 +1,20 @@
 //! `composerp demo`: a local broker, the topics, generated data, and the data read back.
 
-use std::{process::ExitCode, time::Duration};
+use std::{
+    collections::HashMap,
+    path::Path,
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
-use composerp_events::kind_of;
-use composerp_runtime::LocalBroker;
+use composerp_events::{Codec, inventory::InventoryUpdated, kind_of};
+use composerp_generator::TruthRow;
+use composerp_runtime::{LocalBroker, engine::EngineConfig, registry::RunArgs};
 use composerp_topics::{TopicCatalog, admin::Admin};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -41,6 +51,25 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
     let truth = settings.state_dir.join("demo-truth.csv");
     args.generate.truth.get_or_insert(truth);
     let codec = super::codec(&settings).await?;
+
+    // The ledger runs from the start, so positions change while the data arrives. Its state
+    // directory is fresh: the local broker starts empty on every demo.
+    let state_dir = settings.state_dir.join("demo-ledger");
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ledger = {
+        let run = crate::registry::registry()
+            .get("ledger")
+            .context("the ledger is registered")?;
+        let a = RunArgs {
+            kafka: settings.kafka.clone(),
+            codec: codec.clone(),
+            config: EngineConfig::new(state_dir),
+            stop: stop.clone(),
+        };
+        tokio::task::spawn_blocking(move || run(a))
+    };
+    println!("▸ Inventory Ledger processor started (composerp run ledger, in this process)");
     println!(
         "▸ Generating {} tenant(s) × {} locations × {} items × {} days (seed {})",
         args.generate.tenants,
@@ -58,35 +87,15 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         stats.ledger_lines
     );
 
-    println!("▸ Records written to the broker (Avro, Confluent framing):");
     let consumer: BaseConsumer = settings.kafka.consumer("composerp-demo").create()?;
-    for t in catalog.topics().iter().filter(|t| t.value.is_some()) {
-        let md = consumer.fetch_metadata(Some(&t.name), Duration::from_secs(10))?;
-        let parts = md
-            .topics()
-            .first()
-            .map(|m| m.partitions().len())
-            .unwrap_or(0) as i32;
-        let mut total = 0;
-        for p in 0..parts {
-            // Offsets written; compacted topics may have fewer records left to read.
-            let (_, hi) = consumer.fetch_watermarks(&t.name, p, Duration::from_secs(10))?;
-            total += hi;
-        }
-        if total > 0 {
-            println!("  {:<46} {total:>9}", t.name);
-        }
-    }
-
     let sales = catalog.get("pos.sales")?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&sales.name, 0, Offset::Offset(0))?;
+    for p in 0..sales.partitions {
+        tpl.add_partition_offset(&sales.name, p, Offset::Offset(0))?;
+    }
     consumer.assign(&tpl)?;
     let kind = kind_of(sales.value.as_deref().unwrap_or_default()).context("sale record type")?;
-    println!(
-        "▸ The first receipts of partition 0 of {}, decoded back to JSON:",
-        sales.name
-    );
+    println!("▸ Two receipts of {}, decoded back to JSON:", sales.name);
     let mut shown = 0;
     while shown < 2 {
         let Some(msg) = consumer.poll(Duration::from_secs(5)) else {
@@ -101,9 +110,20 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
     }
     if let Some(path) = &args.generate.truth {
         println!(
-            "▸ Expected final positions (the ledger must match these): {}",
+            "▸ Positions as the ledger publishes them, against the generator's expected final positions ({}):",
             path.display()
         );
+        let outcome = watch_positions(&settings, &codec, path, &stop);
+        stop.store(true, Ordering::Relaxed);
+        match ledger.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => println!("  the ledger stopped with an error: {e}"),
+            Err(e) => println!("  the ledger panicked: {e}"),
+        }
+        if !outcome? {
+            println!("▸ Not every item-location matched within the time limit.");
+            return Ok(ExitCode::FAILURE);
+        }
     }
     if args.external {
         println!("▸ Try: composerp tail --topic pos.sales --from-beginning --max 3");
@@ -113,6 +133,122 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Expected final buckets per (tenant, location, item) from the generator's truth CSV.
+fn read_truth(path: &Path) -> anyhow::Result<HashMap<(String, String, String), [i64; 8]>> {
+    Ok(TruthRow::read_csv(path)?
+        .into_iter()
+        .map(|r| {
+            let b = r.buckets();
+            ((r.tenant_id, r.location_id, r.item_id), b)
+        })
+        .collect())
+}
+
+/// Follows the positions topic and prints a summary line every second until every
+/// item-location equals the truth (true) or nothing changed for 30 s (false).
+fn watch_positions(
+    settings: &Settings,
+    codec: &Codec,
+    truth: &Path,
+    ledger_stopped: &AtomicBool,
+) -> anyhow::Result<bool> {
+    let want = read_truth(truth)?;
+    let catalog = TopicCatalog::embedded();
+    let topic = catalog.get("inventory.positions")?;
+    let consumer: BaseConsumer = settings
+        .kafka
+        .consumer("composerp-demo-positions")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..topic.partitions {
+        tpl.add_partition_offset(&topic.name, p, Offset::Offset(0))?;
+    }
+    consumer.assign(&tpl)?;
+    let mut latest: HashMap<(String, String, String), InventoryUpdated> = HashMap::new();
+    let (mut updates, mut last_change, mut last_print) = (0u64, Instant::now(), Instant::now());
+    let started = Instant::now();
+    loop {
+        if let Some(msg) = consumer.poll(Duration::from_millis(100)) {
+            let msg = msg?;
+            if let Some(u) = msg
+                .payload()
+                .and_then(|b| codec.decode::<InventoryUpdated>(b).ok())
+            {
+                updates += 1;
+                last_change = Instant::now();
+                let k = (
+                    u.tenant_id.clone(),
+                    u.location_id.clone(),
+                    u.item_id.clone(),
+                );
+                if latest.get(&k).is_none_or(|old| old.sequence < u.sequence) {
+                    latest.insert(k, u);
+                }
+            }
+            if last_print.elapsed() < Duration::from_secs(1) {
+                continue;
+            }
+        }
+        if last_print.elapsed() < Duration::from_secs(1)
+            && last_change.elapsed() < Duration::from_secs(2)
+        {
+            continue;
+        }
+        last_print = Instant::now();
+        let matching = want
+            .iter()
+            .filter(|(k, w)| latest.get(*k).is_some_and(|u| u.buckets() == **w))
+            .count();
+        let negative = latest.values().filter(|u| u.negative_on_hand).count();
+        let low = latest
+            .values()
+            .filter(|u| u.reorder_point.is_some_and(|r| u.available < r))
+            .count();
+        let on_hand: i64 = latest.values().map(|u| u.on_hand).sum();
+        println!(
+            "  {:>5.1}s  {updates:>7} updates  {:>5} item-locations  {on_hand:>9} units on hand  {low:>4} below reorder point  {negative:>3} negative  {matching:>5}/{} match the truth",
+            started.elapsed().as_secs_f64(),
+            latest.len(),
+            want.len()
+        );
+        if matching == want.len() {
+            let mut sample: Vec<&InventoryUpdated> = latest.values().collect();
+            sample.sort_by(|a, b| (&a.location_id, &a.item_id).cmp(&(&b.location_id, &b.item_id)));
+            println!("▸ A few final positions:");
+            println!(
+                "  {:<10} {:<10} {:>8} {:>8} {:>10} {:>8} {:>9} {:>9}",
+                "location",
+                "item",
+                "on_hand",
+                "on_order",
+                "in_transit",
+                "damaged",
+                "available",
+                "value"
+            );
+            for u in sample.iter().step_by((sample.len() / 6).max(1)).take(6) {
+                println!(
+                    "  {:<10} {:<10} {:>8} {:>8} {:>10} {:>8} {:>9} {:>9}",
+                    u.location_id,
+                    u.item_id,
+                    u.on_hand,
+                    u.on_order,
+                    u.in_transit,
+                    u.damaged,
+                    u.available,
+                    u.stock_value.to_string()
+                );
+            }
+            println!("▸ Every item-location equals the generator's truth.");
+            return Ok(true);
+        }
+        if last_change.elapsed() > Duration::from_secs(30) || ledger_stopped.load(Ordering::Relaxed)
+        {
+            return Ok(false);
+        }
+    }
 }
 
 /// Host and port of a `postgres://user:pass@host:port/db?…` URL.

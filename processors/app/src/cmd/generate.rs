@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::Context;
 use composerp_events::{Codec, EncodedRecord, Event};
-use composerp_generator::{Config, Generated, Generator, Stats};
+use composerp_generator::{Config, Generated, Generator, Stats, TruthRow};
 use composerp_runtime::Publisher;
 use composerp_topics::TopicCatalog;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -137,26 +137,9 @@ fn write_truth(path: &Path, g: &Generator) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(
-        f,
-        "tenant_id,location_id,item_id,on_hand,on_order,in_transit,reserved,damaged,backordered,available,inventory_position"
-    )?;
+    writeln!(f, "{}", TruthRow::CSV_HEADER)?;
     for r in g.truth() {
-        writeln!(
-            f,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            r.tenant_id,
-            r.location_id,
-            r.item_id,
-            r.on_hand,
-            r.on_order,
-            r.in_transit,
-            r.reserved,
-            r.damaged,
-            r.backordered,
-            r.available,
-            r.inventory_position
-        )?;
+        writeln!(f, "{}", r.to_csv())?;
     }
     f.flush()?;
     std::fs::write(summary_path(path), serde_json::to_vec_pretty(g.stats())?)?;

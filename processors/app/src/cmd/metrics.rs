@@ -1,84 +1,43 @@
-//! The Prometheus `/metrics` endpoint of a processor process.
+//! The Prometheus `/metrics` endpoint of a processor process (metrics-exporter-prometheus).
 
-use std::{
-    fmt::Write,
-    sync::{Arc, atomic::Ordering},
-};
+use anyhow::Context;
+use axum::{Router, routing::get};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
 
-use composerp_runtime::engine::Counters;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
-
-/// The counters in Prometheus text format.
-pub fn render(c: &Counters) -> String {
-    let mut s = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
-    };
-    metric(
-        "composerp_processor_records_in_total",
-        "counter",
-        "Input records processed.",
-        c.records_in.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_records_out_total",
-        "counter",
-        "Output records emitted.",
-        c.records_out.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_dead_letters_total",
-        "counter",
-        "Records sent to dead-letter topics.",
-        c.dead_letters.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_batches_total",
-        "counter",
-        "Batches committed.",
-        c.batches.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_restored_records_total",
-        "counter",
-        "Changelog records replayed by restores.",
-        c.restored.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_state_keys",
-        "gauge",
-        "Keys held in state.",
-        c.keys.load(Ordering::Relaxed),
-    );
-    metric(
-        "composerp_processor_last_commit_microseconds",
-        "gauge",
-        "Duration of the last batch commit.",
-        c.last_commit_micros.load(Ordering::Relaxed),
-    );
-    s
+/// Installs the process-wide recorder: durations as histograms in seconds, batch sizes as
+/// histograms in records, everything else as counters and gauges.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("seconds".into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Suffix("batch_records".into()),
+                &[
+                    1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0,
+                ],
+            )
+        })
+        .context("metrics buckets")?
+        .install_recorder()
+        .context("installing the metrics recorder")
 }
 
-/// Answers every HTTP request on `listener` with the metrics.
-pub async fn serve(listener: TcpListener, counters: Arc<Counters>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let counters = counters.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let _ = sock.read(&mut buf).await;
-            let body = render(&counters);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(body.as_bytes()).await;
-        });
+/// Serves `GET /metrics` on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, handle: PrometheusHandle) {
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!(error = %e, "Metrics endpoint stopped.");
     }
 }

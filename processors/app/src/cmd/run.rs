@@ -9,10 +9,7 @@ use std::{
 };
 
 use anyhow::Context;
-use composerp_runtime::{
-    engine::{Counters, EngineConfig},
-    registry::RunArgs,
-};
+use composerp_runtime::{engine::EngineConfig, registry::RunArgs};
 
 use crate::cli::{RunArgs as Cli, Settings};
 
@@ -38,7 +35,7 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     };
     let codec = super::codec(settings).await?;
     let stop = Arc::new(AtomicBool::new(false));
-    let counters = Arc::new(Counters::default());
+    let recorder = super::metrics::install()?;
     let mut config = EngineConfig::new(settings.state_dir.clone());
     if let Some(n) = args.batch_records {
         config.batch_records = n;
@@ -50,7 +47,6 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
             kafka: settings.kafka.clone(),
             codec: codec.clone(),
             config: config.clone(),
-            counters: counters.clone(),
             stop: stop.clone(),
         };
         handles.push((name, tokio::task::spawn_blocking(move || run(a))));
@@ -64,7 +60,7 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding the metrics endpoint {addr}"))?;
         eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
-        tokio::spawn(super::metrics::serve(listener, counters.clone()));
+        tokio::spawn(super::metrics::serve(listener, recorder));
     }
     let stopper = stop.clone();
     tokio::spawn(async move {

@@ -1,0 +1,387 @@
+//! The ledger on the local broker (BENCHMARKS.md, `deploy/bench/pipeline.sh`):
+//!
+//! 1. End to end: generated events → `composerp run ledger` (one process), as a ratio to the
+//!    broker's raw consume rate of the same records with the same client settings, measured in
+//!    the same run. Three runs, each on a fresh broker; medians.
+//! 2. Restore: 1,000,000 item-location states on the changelog, rebuilt by a process with an
+//!    empty state directory (seconds), and its peak RSS; then the same process restarted on its
+//!    local files.
+#![allow(missing_docs)]
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use composerp_events::Timestamp;
+use composerp_ledger::{LedgerState, PositionState};
+use composerp_ledger::{MovementKind, Position};
+use composerp_runtime::{KafkaSettings, LocalBroker};
+use composerp_topics::TopicCatalog;
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+    message::{Header, OwnedHeaders},
+    producer::{BaseProducer, BaseRecord, Producer},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_composerp");
+
+fn composerp(brokers: &str) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("KAFKA_BROKERS", brokers)
+        .env_remove("SCHEMA_REGISTRY_URL")
+        .env("COMPOSERP_LOG", "warn");
+    c
+}
+
+/// `composerp topics apply` against `brokers`.
+fn apply_topics(brokers: &str) {
+    let status = composerp(brokers)
+        .args(["topics", "apply"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("apply");
+    assert!(status.success(), "topics apply: {status}");
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Sum of a metric over its label sets, from the process's /metrics endpoint (None: not up).
+fn metric(port: u16, name: &str) -> Option<f64> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+fn ledger(brokers: &str, state: &Path, port: u16) -> Killed {
+    Killed(
+        composerp(brokers)
+            .args([
+                "run",
+                "ledger",
+                "--metrics-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--state-dir")
+            .arg(state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("composerp run"),
+    )
+}
+
+fn input_topics() -> Vec<String> {
+    use composerp_runtime::processor::{Input, Processor};
+    let catalog = TopicCatalog::embedded();
+    <<composerp_ledger::InventoryLedger as Processor>::Input as Input>::TOPICS
+        .iter()
+        .map(|id| catalog.get(id).expect("topic").name.clone())
+        .collect()
+}
+
+/// Records and records/s of a plain consumer reading `topics` from the start until nothing
+/// arrives for 3 s (the broker's ListOffsets "latest" is not exact on Tansu, so no watermarks).
+fn raw_consume(settings: &KafkaSettings, topics: &[String]) -> (i64, f64) {
+    let c: BaseConsumer = settings.consumer("bench-raw").create().expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for t in topics {
+        for p in 0..8 {
+            tpl.add_partition_offset(t, p, Offset::Offset(0))
+                .expect("tpl");
+        }
+    }
+    c.assign(&tpl).expect("assign");
+    let (mut n, mut bytes) = (0i64, 0usize);
+    let (mut first, mut last) = (None, Instant::now());
+    while first.is_none() || last.elapsed() < Duration::from_secs(3) {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            let m = m.expect("message");
+            first.get_or_insert_with(Instant::now);
+            last = Instant::now();
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    let secs = last.duration_since(first.expect("records")).as_secs_f64();
+    (n, n as f64 / secs)
+}
+
+fn end_to_end(run: usize) -> (f64, f64, i64) {
+    let broker = LocalBroker::start().expect("broker");
+    let brokers = broker.brokers();
+    let settings = KafkaSettings::new(&brokers, None).expect("settings");
+    let dir = tempfile::tempdir().expect("dir");
+    apply_topics(&brokers);
+    let generated = composerp(&brokers)
+        .args([
+            "generate",
+            "--tenants",
+            "2",
+            "--locations",
+            "8",
+            "--items",
+            "420",
+            "--days",
+            "30",
+        ])
+        .args(["--seed", &(11 + run).to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .expect("generate");
+    assert!(generated.success());
+    let topics = input_topics();
+    let port = free_port();
+    let _ledger = ledger(&brokers, &dir.path().join("state"), port);
+    // The clock runs from the first record processed to the last, so start-up is not counted;
+    // the run is over when the count has not moved for 3 s.
+    let (mut first, mut last_change) = (None, Instant::now());
+    let mut done = 0.0;
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let Some(now) = metric(port, "composerp_processor_records_in_total") else {
+            continue;
+        };
+        if now > 0.0 {
+            first.get_or_insert_with(Instant::now);
+        }
+        if now != done {
+            done = now;
+            last_change = Instant::now();
+        }
+        if first.is_some() && last_change.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    let elapsed = last_change
+        .duration_since(first.expect("processed"))
+        .as_secs_f64();
+    let (total, raw_rate) = raw_consume(&settings, &topics);
+    assert_eq!(
+        total, done as i64,
+        "the ledger processed every input record once"
+    );
+    (done / elapsed, raw_rate, total)
+}
+
+/// A realistic position: received, sold, counted and on order.
+fn position_state(n: usize) -> LedgerState {
+    let mut p = Position::default();
+    let t = Timestamp(1_750_000_000_000_000);
+    for (i, kind) in [
+        MovementKind::PoApproved {
+            line: format!("PO-{n}#1"),
+            qty: 60,
+        },
+        MovementKind::Receipt {
+            line: format!("PO-{n}#1"),
+            qty: 40 + (n % 7) as i64,
+            unit_cost: Some(1.25),
+        },
+        MovementKind::Sale {
+            qty: 3,
+            reservation: None,
+        },
+        MovementKind::Sale {
+            qty: 1,
+            reservation: None,
+        },
+    ]
+    .iter()
+    .enumerate()
+    {
+        let _ = p.apply(kind, Timestamp(t.0 + i as i64 * 1_000_000));
+    }
+    LedgerState::Position(Box::new(PositionState {
+        position: p,
+        version: 4,
+        last_event: None,
+        last_at: t,
+        currency: Some("EUR".into()),
+        applied: vec![n as i64, 0, 0],
+    }))
+}
+
+fn restore() -> (f64, f64, f64, usize) {
+    const STATES: usize = 1_000_000;
+    let broker = LocalBroker::start().expect("broker");
+    let brokers = broker.brokers();
+    let settings = KafkaSettings::new(&brokers, None).expect("settings");
+    apply_topics(&brokers);
+    let changelog = TopicCatalog::embedded().changelog("ledger", 8).name;
+    // The ledger creates its changelog itself: run it once, then fill the changelog.
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let port = free_port();
+        let first = ledger(&brokers, &dir.path().join("setup"), port);
+        while metric(port, "composerp_processor_batches_total").is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        // A clean stop: Tansu leaves a SIGKILLed member's partitions unassigned for a while.
+        stop(first);
+    }
+    // As a process that took every partition over and wrote the states: its takeover sentinel
+    // in each partition first, then the entries tagged with its writer id.
+    let writer = 42u64.to_be_bytes();
+    let producer: BaseProducer = settings.producer().create().expect("producer");
+    let send = |record: BaseRecord<'_, [u8], [u8]>| {
+        let mut record = record;
+        loop {
+            match producer.send(record) {
+                Ok(()) => return,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+    };
+    for p in 0..8 {
+        send(
+            BaseRecord::to(&changelog)
+                .key(&b"\0restore"[..])
+                .payload(&writer[..])
+                .partition(p),
+        );
+    }
+    producer.flush(Duration::from_secs(60)).expect("flush");
+    for n in 0..STATES {
+        let key = format!("p|t{}|s{:03}|i{:06}", n % 4, n % 250, n);
+        let value = postcard::to_allocvec(&position_state(n)).expect("state");
+        send(
+            BaseRecord::to(&changelog)
+                .key(key.as_bytes())
+                .payload(value.as_slice())
+                .headers(OwnedHeaders::new().insert(Header {
+                    key: "composerp.writer",
+                    value: Some(&writer[..]),
+                }))
+                .partition((n % 8) as i32),
+        );
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    let wait_restored = |port: u16, ledger: &Killed| -> (f64, f64) {
+        let started = Instant::now();
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            if metric(port, "composerp_processor_state_keys").unwrap_or(0.0) >= STATES as f64
+                || metric(port, "composerp_processor_restored_records_total").unwrap_or(0.0)
+                    >= STATES as f64
+                    && metric(port, "composerp_processor_restore_remaining_records").unwrap_or(1.0)
+                        == 0.0
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "restore did not finish"
+            );
+        }
+        let secs = started.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_secs(2));
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", ledger.0.id())).expect("status");
+        let hwm = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .expect("VmHWM");
+        (secs, hwm / 1024.0)
+    };
+    let port = free_port();
+    let state = dir.path().join("state");
+    let first = ledger(&brokers, &state, port);
+    let (cold, rss) = wait_restored(port, &first);
+    stop(first);
+    let port = free_port();
+    let second = ledger(&brokers, &state, port);
+    let (warm, _) = wait_restored(port, &second);
+    drop(second);
+    (cold, rss, warm, STATES)
+}
+
+/// SIGTERM, then wait for the clean exit (the process leaves the group).
+fn stop(mut ledger: Killed) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &ledger.0.id().to_string()])
+        .status();
+    let _ = ledger.0.wait();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        println!("pipeline: benchmark");
+        return;
+    }
+    let mut runs = Vec::new();
+    let runs_wanted = if std::env::var_os("PIPELINE_RESTORE_ONLY").is_some() {
+        0
+    } else {
+        3
+    };
+    for run in 0..runs_wanted {
+        let (ledger, raw, total) = end_to_end(run);
+        eprintln!(
+            "run {run}: {total} input records, ledger {ledger:.0}/s, raw consume {raw:.0}/s, ratio {:.2}",
+            ledger / raw
+        );
+        runs.push((ledger, raw, ledger / raw));
+    }
+    let (cold, rss, warm, states) = restore();
+    if !runs.is_empty() {
+        println!("| measure | median of 3 |");
+        println!("|---|---:|");
+        println!(
+            "| ledger, input records/s (one process) | {:.0} |",
+            median(runs.iter().map(|r| r.0).collect())
+        );
+        println!(
+            "| raw consume of the same records, records/s | {:.0} |",
+            median(runs.iter().map(|r| r.1).collect())
+        );
+        println!(
+            "| ratio ledger / raw consume | {:.2} |",
+            median(runs.iter().map(|r| r.2).collect())
+        );
+        println!();
+    }
+    println!("| restore of {states} item-location states | value |");
+    println!("|---|---:|");
+    println!("| from the changelog, empty state directory | {cold:.1} s |");
+    println!("| peak RSS of that process | {rss:.0} MiB |");
+    println!("| restart on its local files | {warm:.1} s |");
+}

@@ -1,0 +1,138 @@
+//! The ledger on one core without a broker: Avro decode of each receipt, processing, Avro
+//! encode of every output, and the batch commit of changed states into the partition's redb
+//! store, exactly as the engine does them (BENCHMARKS.md, `deploy/bench/ledger.sh`).
+#![allow(missing_docs)] // criterion_group! generates an undocumented public function.
+
+use std::hint::black_box;
+
+use composerp_events::{
+    Codec, EventId, Money, Timestamp,
+    catalog::LocationType,
+    pos::{SaleCompleted, SaleLine, SaleLineType},
+    samples,
+};
+use composerp_ledger::{InventoryLedger, LedgerTables};
+use composerp_runtime::{
+    processor::Tables,
+    store::{Checkpoint, Store},
+    task::{Env, Task},
+};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const RECEIPTS: usize = 20_000;
+const LINES: usize = 3;
+const STORES: usize = 25;
+const ITEMS: usize = 2_000;
+const BATCH: usize = 4_000;
+
+/// Receipts of 3 sale lines over 25 stores × 2,000 items (50,000 item-locations).
+fn receipts(codec: &Codec) -> Vec<Vec<u8>> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    (0..RECEIPTS)
+        .map(|n| {
+            let mut s: SaleCompleted = samples::sale_completed(0);
+            s.event_id = EventId::from_name(&format!("bench-{n}"));
+            s.store_id = format!("s{:03}", next() as usize % STORES);
+            s.occurred_at = Timestamp(s.occurred_at.0 + n as i64 * 1_000_000);
+            s.lines = (0..LINES)
+                .map(|i| SaleLine {
+                    line_number: i as i32 + 1,
+                    item_id: format!("i{:05}", next() as usize % ITEMS),
+                    line_type: SaleLineType::SALE,
+                    quantity: 1 + (next() % 3) as i64,
+                    unit_price: Money(24_900),
+                    discount: Money::ZERO,
+                    return_condition: None,
+                    reservation_id: None,
+                })
+                .collect();
+            codec.encode(&s).expect("encode")
+        })
+        .collect()
+}
+
+fn tables(codec: &Codec) -> LedgerTables {
+    let mut t = LedgerTables::default();
+    for s in 0..STORES {
+        let mut l = samples::location();
+        l.location_id = format!("s{s:03}");
+        l.location_type = LocationType::STORE;
+        t.update(0, codec, &codec.encode(&l).expect("location"))
+            .expect("location");
+    }
+    for i in 0..ITEMS {
+        let mut item = samples::item();
+        item.item_id = format!("i{i:05}");
+        t.update(1, codec, &codec.encode(&item).expect("item"))
+            .expect("item");
+    }
+    t
+}
+
+fn bench(c: &mut Criterion) {
+    let codec = Codec::embedded();
+    let inputs = receipts(&codec);
+    let tables = tables(&codec);
+    let processor = InventoryLedger;
+    let mut g = c.benchmark_group("ledger_one_core");
+    g.throughput(Throughput::Elements((RECEIPTS * LINES) as u64));
+    g.sample_size(10);
+    g.bench_function("sale_lines_with_store_commits", |b| {
+        b.iter_batched(
+            || {
+                let dir = tempfile::tempdir().expect("dir");
+                let store = Store::open(dir.path(), 0).expect("store");
+                (dir, store, Task::<InventoryLedger>::new(0))
+            },
+            |(dir, mut store, mut task)| {
+                let mut outputs = 0usize;
+                let mut out = Vec::new();
+                for (b, chunk) in inputs.chunks(BATCH).enumerate() {
+                    let env = Env::new(&processor, &tables, &codec, Timestamp::now());
+                    for (i, bytes) in chunk.iter().enumerate() {
+                        task.handle(&env, 0, (b * BATCH + i) as i64, bytes, &mut out)
+                            .expect("handle");
+                    }
+                    task.end_batch(&env, &mut out).expect("end batch");
+                    outputs += out.len();
+                    out.clear();
+                    let changes = task.take_changes().expect("changes");
+                    let cp = Checkpoint {
+                        offsets: task.offsets.clone(),
+                        changelog_next: b as i64,
+                        max_event_time: task.max_event_time,
+                        owner: 1,
+                    };
+                    store
+                        .commit(
+                            changes.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+                            &cp,
+                            20,
+                        )
+                        .expect("commit");
+                }
+                black_box(outputs);
+                drop(store);
+                drop(dir);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("decode_only_baseline", |b| {
+        b.iter(|| {
+            for bytes in &inputs {
+                black_box(codec.decode::<SaleCompleted>(bytes).expect("decode"));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
