@@ -141,8 +141,27 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run a processor (or `all`) until SIGINT or SIGTERM.
     Run(RunArgs),
+    /// Materialize the output topics into Postgres until SIGINT or SIGTERM.
+    Sink(SinkArgs),
     /// Start a local broker, create the topics, generate data and show it flowing.
     Demo(DemoArgs),
+}
+
+/// `composerp sink`
+#[derive(Debug, Args)]
+pub struct SinkArgs {
+    /// Sink name: its consumer group is composerp-sink-<name>, its offsets are stored under it.
+    #[arg(long, default_value = "postgres")]
+    pub name: String,
+    /// Only these tables, comma separated (e.g. inventory.positions); every table when absent.
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// Commit after this many rows (default 20,000).
+    #[arg(long)]
+    pub batch_rows: Option<usize>,
+    /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9465.
+    #[arg(long, env = "COMPOSERP_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `composerp run`

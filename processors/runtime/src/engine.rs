@@ -50,6 +50,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     KafkaSettings,
+    dlq::DeadLetter,
+    fetch::{FETCH_REWIND, GapCheck, Gaps},
+    group::Rejoin,
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
     task::{Change, Env, Outcome, StateError, Task},
@@ -71,12 +74,6 @@ fn writer_of(bytes: Option<&[u8]>) -> u64 {
 
 /// Changelog key of the sentinels a restore writes to find the partition's end.
 const SENTINEL_KEY: &str = "\u{0}restore";
-
-/// How far before a stored offset a fetch starts. Some brokers (Tansu) answer a fetch from the
-/// middle of a stored batch with the batches after it, losing the batch's rest; starting this
-/// many records earlier (at least one producer batch) and passing over the records before the
-/// offset is exact on every broker.
-const FETCH_REWIND: i64 = 10_000;
 
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]
@@ -387,32 +384,15 @@ impl<P: Processor> Engine<P> {
             return Ok(());
         };
         tracing::warn!(reason = reject.reason, error = %reject.detail, topic = %source.name, partition, offset, "Record sent to DLQ.");
-        let (p, o) = (partition.to_string(), offset.to_string());
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "composerp.reason",
-                value: Some(reject.reason),
-            })
-            .insert(Header {
-                key: "composerp.error",
-                value: Some(reject.detail.as_str()),
-            })
-            .insert(Header {
-                key: "composerp.source.topic",
-                value: Some(source.name.as_str()),
-            })
-            .insert(Header {
-                key: "composerp.source.partition",
-                value: Some(p.as_str()),
-            })
-            .insert(Header {
-                key: "composerp.source.offset",
-                value: Some(o.as_str()),
-            })
-            .insert(Header {
-                key: "composerp.processor",
-                value: Some(P::NAME),
-            });
+        let headers = DeadLetter {
+            reason: reject.reason,
+            error: &reject.detail,
+            topic: &source.name,
+            partition,
+            offset,
+            by: P::NAME,
+        }
+        .headers();
         let mut record = BaseRecord::with_opaque_to(dlq, 0)
             .payload(bytes)
             .headers(headers)
@@ -920,70 +900,6 @@ fn report_lag(
     }
 }
 
-/// What to do with a consumed record, given the offsets its partition has applied.
-#[derive(Debug, PartialEq, Eq)]
-enum GapCheck {
-    /// Handle it.
-    Continue,
-    /// Skip it: queued before a re-fetch.
-    Drop,
-    /// Records before it are missing: fetch again from this offset.
-    Refetch(i64),
-}
-
-/// Finds gaps in the consumed offsets of each input partition. A consumer that restarts its
-/// fetch from the middle of a stored batch (librdkafka does after some assignment changes) gets
-/// the batches after it from some brokers (Tansu), silently skipping the batch's rest. A gap
-/// is fetched again once; if it is still there, it is real (compaction, transaction markers).
-#[derive(Debug, Default)]
-struct Gaps {
-    /// (input index, partition) → (offset expected, when the re-fetch began, a record before
-    /// the expected offset has arrived since).
-    refetching: HashMap<(usize, i32), (i64, Instant, bool)>,
-}
-
-impl Gaps {
-    fn check<P: Processor>(
-        &mut self,
-        tasks: &BTreeMap<i32, Running<P>>,
-        index: usize,
-        partition: i32,
-        offset: i64,
-    ) -> GapCheck {
-        let Some(running) = tasks.get(&partition) else {
-            return GapCheck::Continue;
-        };
-        let expected = running.task.offsets[index];
-        let key = (index, partition);
-        if self.refetching.is_empty() && offset <= expected {
-            return GapCheck::Continue;
-        }
-        if let Some((x, since, refetched)) = self.refetching.get_mut(&key) {
-            if offset < *x {
-                *refetched = true;
-                return GapCheck::Continue;
-            }
-            if offset == *x || *refetched || since.elapsed() > Duration::from_secs(10) {
-                self.refetching.remove(&key);
-                return GapCheck::Continue;
-            }
-            return GapCheck::Drop;
-        }
-        // The first record of a partition may start anywhere (retention); offset 0 means the
-        // partition was never read.
-        if offset > expected && expected > 0 {
-            self.refetching
-                .insert(key, (expected, Instant::now(), false));
-            return GapCheck::Refetch(expected);
-        }
-        GapCheck::Continue
-    }
-
-    fn clear(&mut self, index: usize, partition: i32) {
-        self.refetching.remove(&(index, partition));
-    }
-}
-
 /// Handles up to `max` records of `consumer` (waiting at most `wait` for the first); returns how
 /// many it handled. A failure is left in the engine for the loop to report.
 fn pump<P: Processor, C: ConsumerContext>(
@@ -1009,7 +925,8 @@ fn pump<P: Processor, C: ConsumerContext>(
                     continue;
                 };
                 let eng: &mut Engine<P> = &mut e;
-                match eng.gaps.check(&eng.tasks, index, m.partition(), m.offset()) {
+                let expected = eng.tasks.get(&m.partition()).map(|r| r.task.offsets[index]);
+                match eng.gaps.check(expected, index, m.partition(), m.offset()) {
                     GapCheck::Continue => {}
                     GapCheck::Drop => continue,
                     GapCheck::Refetch(from) => {
@@ -1158,35 +1075,20 @@ pub fn run<P: Processor>(
         engine: engine.clone(),
     })?;
     consumer.subscribe(&[inputs[0].name.as_str()])?;
-    // Without partitions for this long, leave and join again (the wait doubles up to 5 min):
-    // Tansu can keep a SIGKILLed member's partitions assigned to it until a join notices the
-    // member is gone. On Kafka this only costs a surplus member an occasional rebalance.
-    let (mut idle_since, mut rejoin_after) = (Instant::now(), Duration::from_secs(30));
+    let mut rejoin = Rejoin::default();
 
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        if engine
+        let has_partitions = !engine
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .tasks
-            .is_empty()
-        {
-            if idle_since.elapsed() > rejoin_after {
-                tracing::warn!(
-                    processor = P::NAME,
-                    seconds = rejoin_after.as_secs(),
-                    "No partitions assigned; joining the group again."
-                );
-                consumer.unsubscribe();
-                consumer.subscribe(&[inputs[0].name.as_str()])?;
-                idle_since = Instant::now();
-                rejoin_after = (rejoin_after * 2).min(Duration::from_secs(300));
-            }
-        } else {
-            idle_since = Instant::now();
-            rejoin_after = Duration::from_secs(30);
+            .is_empty();
+        if rejoin.due(has_partitions) {
+            consumer.unsubscribe();
+            consumer.subscribe(&[inputs[0].name.as_str()])?;
         }
         // The group consumer serves rebalances and the first input, the data consumer the other
         // inputs. Drain both without waiting; block briefly only when both are empty.

@@ -7,12 +7,18 @@
 //! - [`publish`]: a batched producer that counts acknowledgements.
 //! - [`processor`]: the [`Processor`](processor::Processor) trait a data engineer implements:
 //!   typed inputs, keyed state, reference tables, typed outputs.
+//! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
+//! - [`group`]: rejoining a consumer group that left a member without partitions.
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
+//! - [`dlq`]: the headers of a dead letter.
 //! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
+pub mod dlq;
 pub mod driver;
 pub mod engine;
+pub mod fetch;
+pub mod group;
 pub mod kafka;
 pub mod local;
 pub mod processor;

@@ -41,3 +41,19 @@ pub async fn serve(listener: TcpListener, handle: PrometheusHandle) {
         tracing::error!(error = %e, "Metrics endpoint stopped.");
     }
 }
+
+/// Serves `handle` on `addr` in the background when an address is given.
+pub async fn expose(
+    addr: Option<std::net::SocketAddr>,
+    handle: PrometheusHandle,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(addr) = addr {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics endpoint {addr}"))?;
+        eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(serve(listener, handle));
+    }
+    Ok(())
+}

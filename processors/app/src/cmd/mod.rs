@@ -6,10 +6,17 @@ mod metrics;
 mod produce;
 mod run;
 mod schemas;
+mod sink;
 mod tail;
 mod topics;
 
-use std::process::ExitCode;
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use composerp_events::Codec;
 
@@ -24,6 +31,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Tail(a) => tail::run(a, &settings).await,
         Command::Generate(a) => generate::run(a, &settings).await,
         Command::Run(a) => run::run(a, &settings).await,
+        Command::Sink(a) => sink::run(a, &settings).await,
         Command::Demo(a) => demo::run(a, settings).await,
     }
 }
@@ -34,4 +42,25 @@ async fn codec(settings: &Settings) -> anyhow::Result<Codec> {
     Codec::from_settings(settings.schema_registry_url.as_deref())
         .await
         .context("registering the schemas in SCHEMA_REGISTRY_URL")
+}
+
+/// Sets `stop` on SIGINT or SIGTERM, so long-running commands finish their batch and exit.
+fn stop_on_signal(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated => {}
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
 }

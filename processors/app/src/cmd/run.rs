@@ -55,31 +55,8 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
             settings.state_dir.display()
         );
     }
-    if let Some(addr) = args.metrics_addr {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding the metrics endpoint {addr}"))?;
-        eprintln!("metrics on http://{}/metrics", listener.local_addr()?);
-        tokio::spawn(super::metrics::serve(listener, recorder));
-    }
-    let stopper = stop.clone();
-    tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminated => {}
-        }
-        stopper.store(true, Ordering::Relaxed);
-    });
+    super::metrics::expose(args.metrics_addr, recorder).await?;
+    super::stop_on_signal(stop.clone());
     let mut failed = false;
     for (name, h) in handles {
         match h.await {

@@ -1,0 +1,44 @@
+//! Composerp's Postgres sinks: every output topic materialized into tables for the read API and
+//! BI tools.
+//!
+//! - `migrations/`: the schemas (`sink`, `catalog`, `inventory`, `audit`, `bi`), the roles the
+//!   API and BI readers connect as, and row-level security per tenant; applied by [`migrate`].
+//! - [`table`]: the [`Table`](table::Table) a table family implements (topic, columns, key,
+//!   which version wins) and the COPY-staged batch that upserts it.
+//! - [`copy`]: rows in COPY text format.
+//! - [`inventory`], [`catalog`]: the tables, one module per family.
+//! - [`sink`]: the consumer loop that commits rows and offsets in one transaction.
+//! - [`testing`]: a fresh migrated database per test.
+//!
+//! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`].
+
+pub mod catalog;
+pub mod copy;
+pub mod inventory;
+pub mod sink;
+pub mod table;
+pub mod testing;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use table::{Batch, Staged};
+
+/// The migrations in `sinks/migrations`, compiled in.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// Brings the database at `pool` to the current schema; safe to run concurrently and repeatedly.
+pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Every table the sinks write, one line each.
+pub fn tables() -> Vec<Box<dyn Staged>> {
+    vec![
+        Box::new(Batch::<inventory::Positions>::default()),
+        Box::new(Batch::<inventory::Transactions>::default()),
+        Box::new(Batch::<inventory::LowStock>::default()),
+        Box::new(Batch::<catalog::Items>::default()),
+        Box::new(Batch::<catalog::Locations>::default()),
+        Box::new(Batch::<catalog::Suppliers>::default()),
+        Box::new(Batch::<catalog::SupplierItems>::default()),
+    ]
+}

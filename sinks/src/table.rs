@@ -1,0 +1,204 @@
+//! How a topic becomes a table: the [`Table`] a sink module implements, and the batch that
+//! stages its rows with COPY and upserts them in one statement.
+
+use std::{future::Future, marker::PhantomData, pin::Pin};
+
+use composerp_events::{Codec, Event};
+use sqlx::PgConnection;
+
+use crate::copy::{Row, RowError};
+
+/// Which stored row a new event may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// Rows are facts with unique keys (event ids): a key seen again changes nothing.
+    InsertOnly,
+    /// A row is replaced by an event whose `column` is greater, or equal when `ties_replace`,
+    /// so an older version never overwrites a newer one, whatever the arrival order.
+    Newer {
+        /// Version column, e.g. `sequence` or `occurred_at`.
+        column: &'static str,
+        /// Whether an equal version replaces the row (timestamps may tie; sequences do not).
+        ties_replace: bool,
+    },
+}
+
+/// A table a topic is materialized into. Implement it in the module of the table family and
+/// add one line to [`crate::tables`].
+pub trait Table: Send + 'static {
+    /// Topic id in topics/catalog.toml.
+    const TOPIC: &'static str;
+    /// Schema-qualified table name.
+    const TABLE: &'static str;
+    /// Columns in the order [`Table::row`] writes them.
+    const COLUMNS: &'static [&'static str];
+    /// Primary key columns: tenant first.
+    const KEY: &'static [&'static str];
+    /// Replacement rule.
+    const VERSION: Version;
+    /// The topic's record type.
+    type Event: Event;
+
+    /// Writes the row of one event.
+    fn row(e: &Self::Event, r: &mut Row<'_>) -> Result<(), RowError>;
+}
+
+/// Why a record cannot become a row; it goes to the dead-letter topic with this reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    /// The payload is not a record of the topic's schema.
+    #[error("undecodable record: {0}")]
+    Decode(String),
+    /// A value cannot be stored.
+    #[error(transparent)]
+    Row(#[from] RowError),
+}
+
+impl Rejected {
+    /// A bounded reason code for the DLQ header.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Rejected::Decode(_) => "decode",
+            Rejected::Row(RowError::Nul(_)) => "nul_character",
+            Rejected::Row(RowError::Json { .. }) => "invalid_json",
+        }
+    }
+}
+
+/// Rows of one table waiting for the next commit.
+pub trait Staged: Send {
+    /// The topic id this table reads.
+    fn topic(&self) -> &'static str;
+    /// The table written.
+    fn table(&self) -> &'static str;
+    /// Decodes one record and stages its row.
+    fn add(&mut self, codec: &Codec, bytes: &[u8]) -> Result<(), Rejected>;
+    /// Rows staged.
+    fn len(&self) -> usize;
+    /// Whether nothing is staged.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Creates the session's staging table; run once per connection.
+    fn stage_ddl(&self) -> String;
+    /// Writes the staged rows inside the caller's transaction; they stay staged until
+    /// [`Staged::clear`], so a failed transaction can be retried.
+    fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c>;
+    /// Forgets the staged rows after a commit.
+    fn clear(&mut self);
+}
+
+/// The number of rows a write inserted or replaced.
+pub type Written<'c> = Pin<Box<dyn Future<Output = Result<u64, sqlx::Error>> + Send + 'c>>;
+
+/// The [`Staged`] rows of table `T`, in COPY text format.
+pub struct Batch<T: Table> {
+    text: String,
+    rows: usize,
+    copy: String,
+    upsert: String,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Table> Default for Batch<T> {
+    fn default() -> Self {
+        let stage = stage_name(T::TABLE);
+        let cols = T::COLUMNS.join(", ");
+        let key = T::KEY.join(", ");
+        let conflict = match T::VERSION {
+            Version::InsertOnly => "DO NOTHING".to_owned(),
+            Version::Newer {
+                column,
+                ties_replace,
+            } => {
+                let set: Vec<String> = T::COLUMNS
+                    .iter()
+                    .filter(|c| !T::KEY.contains(c))
+                    .map(|c| format!("{c} = EXCLUDED.{c}"))
+                    .collect();
+                let op = if ties_replace { "<=" } else { "<" };
+                format!(
+                    "DO UPDATE SET {} WHERE {}.{column} {op} EXCLUDED.{column}",
+                    set.join(", "),
+                    T::TABLE
+                )
+            }
+        };
+        // One row per key per statement (ON CONFLICT cannot touch a row twice): the newest.
+        let order = match T::VERSION {
+            Version::InsertOnly => key.clone(),
+            Version::Newer { column, .. } => format!("{key}, {column} DESC"),
+        };
+        Batch {
+            text: String::new(),
+            rows: 0,
+            copy: format!("COPY {stage} ({cols}) FROM STDIN"),
+            upsert: format!(
+                "INSERT INTO {table} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {stage} \
+                 ORDER BY {order} ON CONFLICT ({key}) {conflict}",
+                table = T::TABLE
+            ),
+            _t: PhantomData,
+        }
+    }
+}
+
+/// The per-session staging table of `table`: same columns, emptied at commit.
+fn stage_name(table: &str) -> String {
+    format!("stage_{}", table.replace('.', "_"))
+}
+
+impl<T: Table> Staged for Batch<T> {
+    fn topic(&self) -> &'static str {
+        T::TOPIC
+    }
+
+    fn table(&self) -> &'static str {
+        T::TABLE
+    }
+
+    fn add(&mut self, codec: &Codec, bytes: &[u8]) -> Result<(), Rejected> {
+        let event: T::Event = codec
+            .decode(bytes)
+            .map_err(|e| Rejected::Decode(e.to_string()))?;
+        let mark = self.text.len();
+        let mut row = Row::begin(&mut self.text);
+        if let Err(e) = T::row(&event, &mut row) {
+            self.text.truncate(mark);
+            return Err(e.into());
+        }
+        row.end();
+        self.rows += 1;
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn stage_ddl(&self) -> String {
+        format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
+            stage_name(T::TABLE),
+            T::TABLE
+        )
+    }
+
+    fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c> {
+        Box::pin(async move {
+            if self.rows == 0 {
+                return Ok(0);
+            }
+            let mut copy = conn.copy_in_raw(&self.copy).await?;
+            copy.send(self.text.as_bytes()).await?;
+            copy.finish().await?;
+            let done = sqlx::query(&self.upsert).execute(&mut *conn).await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.rows = 0;
+    }
+}

@@ -1,0 +1,378 @@
+//! The sinks on a real broker and a real Postgres: exact rows, versions, dead letters, restarts
+//! and tenant isolation as the API and BI roles see it.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use composerp_events::{
+    Codec, Event, EventId, Money,
+    catalog::Location,
+    inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
+    samples,
+};
+use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
+use composerp_sinks::{
+    sink::{self, SinkConfig},
+    testing::TestDatabase,
+};
+use composerp_topics::{TopicCatalog, admin::Admin};
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+    message::Headers,
+};
+use sqlx::{Connection, PgConnection};
+
+const TENANTS: [&str; 2] = ["acme", "globex"];
+
+/// The version `v` of item-location `k`: on hand 10·v + k.
+fn position(tenant: &str, k: usize, v: i64) -> InventoryUpdated {
+    let mut u = samples::inventory_updated();
+    u.event_id = EventId::from_name(&format!("pos-{tenant}-{k}-{v}"));
+    u.tenant_id = tenant.into();
+    u.location_id = format!("s{:02}", k % 7);
+    u.item_id = format!("i{k:04}");
+    u.sequence = v;
+    u.on_hand = 10 * v + k as i64;
+    u.stock_value = Money(u.on_hand * 10_000);
+    u
+}
+
+fn transaction(tenant: &str, n: usize) -> InventoryTransactionCreated {
+    let mut t = samples::inventory_transaction_created();
+    t.event_id = EventId::from_name(&format!("tx-{tenant}-{n}"));
+    t.tenant_id = tenant.into();
+    t.location_id = format!("s{:02}", n % 7);
+    t.item_id = format!("i{:04}", n % 100);
+    t.sequence = n as i64;
+    t
+}
+
+struct Env {
+    _broker: LocalBroker,
+    kafka: KafkaSettings,
+    codec: Codec,
+    publisher: Publisher,
+    db: TestDatabase,
+}
+
+impl Env {
+    async fn start() -> anyhow::Result<Self> {
+        let broker = LocalBroker::start()?;
+        let kafka = KafkaSettings::new(&broker.brokers(), None)?;
+        Admin::new(&kafka.admin())?
+            .apply(TopicCatalog::embedded().topics())
+            .await?;
+        Ok(Env {
+            publisher: Publisher::new(&kafka)?,
+            _broker: broker,
+            kafka,
+            codec: Codec::embedded(),
+            db: TestDatabase::new().await?,
+        })
+    }
+
+    fn send<E: Event>(&mut self, topic: &str, e: &E) -> anyhow::Result<()> {
+        let spec = TopicCatalog::embedded().get(topic)?;
+        let key = format!("{}|{}", e.tenant_id(), e.event_id());
+        self.publisher
+            .send(&spec.name, key.as_bytes(), &self.codec.encode(e)?, None)?;
+        Ok(())
+    }
+
+    fn send_raw(&mut self, topic: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        let spec = TopicCatalog::embedded().get(topic)?;
+        self.publisher.send(&spec.name, b"bad", bytes, None)?;
+        Ok(())
+    }
+
+    /// Runs the sink until `until` holds (checked every 200 ms) or 90 s pass, then stops it.
+    async fn sink_until(&self, until: impl AsyncFn(&sqlx::PgPool) -> bool) -> anyhow::Result<()> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut cfg = SinkConfig::new("test", &self.db.url());
+        cfg.batch_rows = 700;
+        let (kafka, codec, s) = (self.kafka.clone(), self.codec.clone(), stop.clone());
+        let rt = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            sink::run(composerp_sinks::tables(), &kafka, codec, cfg, rt, s)
+        });
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut done = false;
+        while Instant::now() < deadline && !task.is_finished() {
+            if until(&self.db.pool).await {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stop.store(true, Ordering::Relaxed);
+        task.await??;
+        anyhow::ensure!(done, "the sink did not reach the expected rows within 90 s");
+        Ok(())
+    }
+}
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or(-1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> anyhow::Result<()> {
+    let mut env = Env::start().await?;
+    // Five versions of 150 item-locations per tenant; every transaction twice.
+    for tenant in TENANTS {
+        for v in 1..=5 {
+            for k in 0..150 {
+                env.send("inventory.positions", &position(tenant, k, v))?;
+            }
+        }
+        for n in 0..400 {
+            env.send("inventory.transactions", &transaction(tenant, n))?;
+            env.send("inventory.transactions", &transaction(tenant, n))?;
+        }
+        for n in 0..20 {
+            let mut l: InventoryLowStock = samples::inventory_low_stock();
+            l.event_id = EventId::from_name(&format!("low-{tenant}-{n}"));
+            l.tenant_id = tenant.into();
+            env.send("inventory.low-stock", &l)?;
+        }
+    }
+    env.send_raw("inventory.positions", b"not avro")?;
+    let mut bad: Location = samples::location();
+    bad.attributes = Some("{not json".into());
+    env.send("catalog.locations", &bad)?;
+    let mut good: Location = samples::location();
+    good.attributes = Some(r#"{"region": "north"}"#.into());
+    env.send("catalog.locations", &good)?;
+    env.publisher.flush()?;
+
+    env.sink_until(async |pool| {
+        count(
+            pool,
+            "SELECT count(*) FROM inventory.positions WHERE sequence = 5",
+        )
+        .await
+            == 300
+            && count(pool, "SELECT count(*) FROM inventory.transactions").await == 800
+            && count(pool, "SELECT count(*) FROM inventory.low_stock_events").await == 40
+            && count(pool, "SELECT count(*) FROM catalog.locations").await == 1
+    })
+    .await?;
+    let pool = &env.db.pool.clone();
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM inventory.positions").await,
+        300
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM inventory.positions \
+             WHERE on_hand <> 50 + right(item_id, 4)::int"
+        )
+        .await,
+        0,
+        "every position holds its newest version"
+    );
+    let region: String = sqlx::query_scalar("SELECT attributes->>'region' FROM catalog.locations")
+        .fetch_one(pool)
+        .await?;
+    assert_eq!(region, "north");
+
+    // The two poison records are dead letters with their reasons.
+    let mut reasons = dead_letter_reasons(&env.kafka, "composerp.inventory.positions.v1.dlq")?;
+    reasons.extend(dead_letter_reasons(
+        &env.kafka,
+        "composerp.catalog.locations.v1.dlq",
+    )?);
+    reasons.sort();
+    assert_eq!(reasons, ["decode", "invalid_json"]);
+
+    // An older version arriving late changes nothing; a newer one replaces; a restarted sink
+    // resumes from the offsets in Postgres and writes each new row once.
+    env.send("inventory.positions", &position("acme", 3, 2))?;
+    env.send("inventory.positions", &position("acme", 4, 6))?;
+    for n in 400..450 {
+        env.send("inventory.transactions", &transaction("acme", n))?;
+    }
+    env.publisher.flush()?;
+    env.sink_until(async |pool| {
+        count(pool, "SELECT count(*) FROM inventory.transactions").await == 850
+            && count(
+                pool,
+                "SELECT count(*) FROM inventory.positions WHERE sequence = 6",
+            )
+            .await
+                == 1
+    })
+    .await?;
+    let acme3: i64 = sqlx::query_scalar(
+        "SELECT on_hand FROM inventory.positions WHERE tenant_id = 'acme' AND item_id = 'i0003'",
+    )
+    .fetch_one(pool)
+    .await?;
+    assert_eq!(acme3, 53, "the late older version did not overwrite");
+    let stored: i64 = count(
+        pool,
+        "SELECT sum(next_offset)::bigint FROM sink.offsets WHERE sink = 'test'",
+    )
+    .await;
+    assert_eq!(
+        stored,
+        300 * 5 + 1 + 2 + 1600 + 50 + 40 + 2,
+        "every record consumed once"
+    );
+    Ok(())
+}
+
+fn dead_letter_reasons(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<Vec<String>> {
+    let consumer: BaseConsumer = kafka.consumer("composerp-test-dlq").create()?;
+    let mut tpl = TopicPartitionList::new();
+    let partitions = TopicCatalog::embedded().get(topic)?.partitions;
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Offset(0))?;
+    }
+    consumer.assign(&tpl)?;
+    let mut reasons = Vec::new();
+    let mut last = Instant::now();
+    while last.elapsed() < Duration::from_secs(3) {
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            let m = m?;
+            last = Instant::now();
+            if let Some(h) = m.headers() {
+                for header in h.iter() {
+                    if header.key == "composerp.reason" {
+                        reasons
+                            .push(String::from_utf8_lossy(header.value.unwrap_or_default()).into());
+                    }
+                }
+            }
+        }
+    }
+    Ok(reasons)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_and_bi_roles_see_one_tenant_and_cannot_write() -> anyhow::Result<()> {
+    let db = TestDatabase::new().await?;
+    for tenant in TENANTS {
+        for k in 0..3 {
+            let p = position(tenant, k, 1);
+            sqlx::query(
+                "INSERT INTO inventory.positions (tenant_id, location_id, item_id, sequence, \
+                 on_hand, on_order, in_transit, reserved, damaged, backordered, available, \
+                 available_raw, inventory_position, valuation_rate, stock_value, reorder_point, \
+                 negative_on_hand, unknown_item, unknown_location, last_source_event_id, \
+                 event_id, occurred_at) VALUES ($1, $2, $3, 1, $4, 0, 0, 0, 0, 0, $4, $4, $4, \
+                 1, $4, 5, false, false, false, $5, $5, now())",
+            )
+            .bind(&p.tenant_id)
+            .bind(&p.location_id)
+            .bind(&p.item_id)
+            .bind(p.on_hand)
+            .bind(p.event_id.0)
+            .execute(&db.pool)
+            .await?;
+        }
+        sqlx::query("INSERT INTO catalog.tenants (tenant_id, name) VALUES ($1, $1)")
+            .bind(tenant)
+            .execute(&db.pool)
+            .await?;
+    }
+    let tables = [
+        "inventory.positions",
+        "inventory.transactions",
+        "inventory.low_stock_events",
+        "catalog.tenants",
+        "catalog.items",
+        "catalog.locations",
+        "catalog.suppliers",
+        "catalog.supplier_items",
+        "bi.current_positions",
+        "bi.stock_value_by_location",
+        "bi.low_stock",
+        "bi.stock_ledger",
+    ];
+
+    // The API role: the session's tenant only, nothing without one.
+    let mut api = PgConnection::connect_with(&db.options_as("composerp_api")).await?;
+    for t in tables {
+        let unset: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}"))
+            .fetch_one(&mut api)
+            .await?;
+        assert_eq!(unset, 0, "{t} without a tenant");
+    }
+    sqlx::query("SELECT set_config('app.tenant_id', 'acme', false)")
+        .execute(&mut api)
+        .await?;
+    let tenants: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT tenant_id FROM inventory.positions")
+            .fetch_all(&mut api)
+            .await?;
+    assert_eq!(tenants, ["acme"]);
+    let seen: Vec<String> = sqlx::query_scalar("SELECT tenant_id FROM catalog.tenants")
+        .fetch_all(&mut api)
+        .await?;
+    assert_eq!(seen, ["acme"]);
+    let write = sqlx::query("UPDATE inventory.positions SET on_hand = 0")
+        .execute(&mut api)
+        .await;
+    assert!(write.is_err(), "the API role cannot write a sink table");
+
+    // A BI reader: its one tenant through every view, whatever it sets, and read-only.
+    let reader = format!("bi_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query("SELECT catalog.grant_bi_reader($1, 'globex')")
+        .bind(&reader)
+        .execute(&db.pool)
+        .await?;
+    let result = async {
+        let mut bi = PgConnection::connect_with(&db.options_as(&reader)).await?;
+        sqlx::query("SELECT set_config('app.tenant_id', 'acme', false)")
+            .execute(&mut bi)
+            .await?;
+        for t in tables
+            .iter()
+            .filter(|t| t.starts_with("bi.") || t.starts_with("inventory."))
+        {
+            let others: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM {t} WHERE tenant_id <> 'globex'"
+            ))
+            .fetch_one(&mut bi)
+            .await?;
+            assert_eq!(others, 0, "{t} shows another tenant to a BI reader");
+        }
+        let mine: i64 = sqlx::query_scalar("SELECT count(*) FROM bi.current_positions")
+            .fetch_one(&mut bi)
+            .await?;
+        assert_eq!(mine, 3);
+        let write = sqlx::query("DELETE FROM inventory.positions")
+            .execute(&mut bi)
+            .await;
+        assert!(write.is_err(), "a BI reader cannot write");
+        let offsets = sqlx::query("SELECT * FROM sink.offsets")
+            .execute(&mut bi)
+            .await;
+        assert!(
+            offsets.is_err(),
+            "a BI reader cannot read the sink's offsets"
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query(&format!("DROP OWNED BY {reader}"))
+        .execute(&db.pool)
+        .await?;
+    drop(db);
+    let mut admin = PgConnection::connect(&composerp_sinks::testing::server_url()).await?;
+    sqlx::query(&format!("DROP ROLE IF EXISTS {reader}"))
+        .execute(&mut admin)
+        .await?;
+    result
+}
