@@ -172,6 +172,10 @@ pub struct RunArgs {
     /// Commit after this many input records (default 20,000).
     #[arg(long)]
     pub batch_records: Option<usize>,
+    /// Consumer group (default composerp-<processor>); a new group takes every partition over
+    /// from the changelog, e.g. for a blue/green switch.
+    #[arg(long, env = "COMPOSERP_GROUP")]
+    pub group: Option<String>,
     /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9464.
     #[arg(long, env = "COMPOSERP_METRICS_ADDR")]
     pub metrics_addr: Option<std::net::SocketAddr>,

@@ -109,6 +109,9 @@ pub struct EngineConfig {
     pub batch_interval: Duration,
     /// Force the local store to disk every this many commits.
     pub durable_every: u64,
+    /// Consumer group; None means `composerp-<processor>`. Another group is another deployment
+    /// of the processor: it takes partitions over from the changelog, not from the group.
+    pub group: Option<String>,
 }
 
 impl EngineConfig {
@@ -119,6 +122,7 @@ impl EngineConfig {
             batch_records: 20_000,
             batch_interval: Duration::from_millis(500),
             durable_every: 20,
+            group: None,
         }
     }
 }
@@ -1070,10 +1074,14 @@ pub fn run<P: Processor>(
             .map_err(|e| EngineError::Topics(e.to_string()))?
     };
     let consumer: BaseConsumer<Rebalancer<P>> = kafka
-        .consumer(&format!("composerp-{}", P::NAME))
+        .consumer(
+            &cfg.group
+                .clone()
+                .unwrap_or_else(|| format!("composerp-{}", P::NAME)),
+        )
         .create_with_context(Rebalancer {
-        engine: engine.clone(),
-    })?;
+            engine: engine.clone(),
+        })?;
     consumer.subscribe(&[inputs[0].name.as_str()])?;
     let mut rejoin = Rejoin::default();
 

@@ -40,6 +40,7 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.batch_records {
         config.batch_records = n;
     }
+    config.group = args.group;
     let mut handles = Vec::new();
     for name in names {
         let run = registry.get(name).context("registered")?;
