@@ -365,9 +365,19 @@ async fn write(
     db: &mut Db,
     tables: &[Box<dyn Staged>],
     sink: &str,
+    offsets: (&[String], &[i32], &[i64]),
+) -> Result<(), sqlx::Error> {
+    commit_rows(db.conn().await?, tables, sink, offsets).await
+}
+
+/// Commits the staged rows of `tables` and the next offsets (topic, partition, offset) of
+/// `sink` in one transaction on `conn`, whose staging tables exist ([`Staged::stage_ddl`]).
+pub async fn commit_rows(
+    conn: &mut PgConnection,
+    tables: &[Box<dyn Staged>],
+    sink: &str,
     (topics, partitions, offsets): (&[String], &[i32], &[i64]),
 ) -> Result<(), sqlx::Error> {
-    let conn = db.conn().await?;
     let mut tx = conn.begin().await?;
     for t in tables {
         t.write(&mut tx).await?;

@@ -143,6 +143,13 @@ impl<T: Table> Default for Batch<T> {
     }
 }
 
+impl<T: Table> Batch<T> {
+    /// The staged rows in COPY text format (benchmarks compare against a plain COPY of them).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
 /// The per-session staging table of `table`: same columns, emptied at commit.
 fn stage_name(table: &str) -> String {
     format!("stage_{}", table.replace('.', "_"))

@@ -15,11 +15,13 @@ use anyhow::Context;
 use composerp_events::{Codec, inventory::InventoryUpdated, kind_of};
 use composerp_generator::TruthRow;
 use composerp_runtime::{LocalBroker, engine::EngineConfig, registry::RunArgs};
+use composerp_sinks::sink::{self, SinkConfig};
 use composerp_topics::{TopicCatalog, admin::Admin};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},
 };
+use sqlx::Connection;
 
 use crate::cli::{DemoArgs, Settings};
 
@@ -35,7 +37,7 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         );
         Some(b)
     };
-    postgres_check(&settings.database_url);
+    let database = demo_database(&settings.database_url, args.external).await;
     let catalog = TopicCatalog::embedded();
     let admin = Admin::new(&settings.kafka.admin())?;
     let report = admin
@@ -70,6 +72,15 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         tokio::task::spawn_blocking(move || run(a))
     };
     println!("▸ Inventory Ledger processor started (composerp run ledger, in this process)");
+    let sink = database.as_ref().map(|url| {
+        let cfg = SinkConfig::new("demo", url);
+        let (kafka, codec, stop) = (settings.kafka.clone(), codec.clone(), stop.clone());
+        let rt = tokio::runtime::Handle::current();
+        println!("▸ Postgres sink started (composerp sink, in this process)");
+        tokio::task::spawn_blocking(move || {
+            sink::run(composerp_sinks::tables(), &kafka, codec, cfg, rt, stop)
+        })
+    });
     println!(
         "▸ Generating {} tenant(s) × {} locations × {} items × {} days (seed {})",
         args.generate.tenants,
@@ -113,8 +124,18 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
             "▸ Positions as the ledger publishes them, against the generator's expected final positions ({}):",
             path.display()
         );
-        let outcome = watch_positions(&settings, &codec, path, &stop);
+        let mut outcome = watch_positions(&settings, &codec, path, &stop);
+        if let (Ok(true), Some(url)) = (&outcome, &database) {
+            outcome = check_tables(url, path).await;
+        }
         stop.store(true, Ordering::Relaxed);
+        if let Some(sink) = sink {
+            match sink.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => println!("  the sink stopped with an error: {e}"),
+                Err(e) => println!("  the sink panicked: {e}"),
+            }
+        }
         match ledger.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => println!("  the ledger stopped with an error: {e}"),
@@ -251,63 +272,146 @@ fn watch_positions(
     }
 }
 
-/// Host and port of a `postgres://user:pass@host:port/db?…` URL.
-fn postgres_addr(url: &str) -> Option<(String, u16)> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
-        None => (host_port, 5432),
-    };
-    Some((
-        if host.is_empty() {
-            "127.0.0.1".into()
+/// The demo's database: with the local broker, `composerp_demo` on the server of DATABASE_URL,
+/// created afresh (the broker starts empty, so old sink offsets must go); with --external,
+/// DATABASE_URL itself. Migrated. None, with the reason printed, when Postgres does not answer.
+async fn demo_database(url: &str, external: bool) -> Option<String> {
+    let result = async {
+        let url = if external {
+            url.to_owned()
         } else {
-            host.trim_matches(['[', ']']).to_owned()
-        },
-        port,
-    ))
+            let mut server = sqlx::PgConnection::connect(url).await?;
+            // Two statements: together they would run in one (refused) transaction.
+            for sql in [
+                "DROP DATABASE IF EXISTS composerp_demo WITH (FORCE)",
+                "CREATE DATABASE composerp_demo",
+            ] {
+                sqlx::raw_sql(sql).execute(&mut server).await?;
+            }
+            let mut demo = url::Url::parse(url)?;
+            demo.set_path("composerp_demo");
+            demo.to_string()
+        };
+        let pool = sqlx::PgPool::connect(&url).await?;
+        composerp_sinks::migrate(&pool).await?;
+        pool.close().await;
+        anyhow::Ok(url)
+    }
+    .await;
+    match result {
+        Ok(url) => {
+            println!(
+                "▸ Postgres database {} migrated; the sinks write into it",
+                redacted(&url)
+            );
+            Some(url)
+        }
+        Err(e) => {
+            println!(
+                "▸ Postgres at DATABASE_URL is not usable ({e:#}); the demo runs without the sinks. \
+                 Set DATABASE_URL, or start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
+            );
+            None
+        }
+    }
 }
 
-/// Says whether Postgres (used by the sinks and the API) answers, and what to do if not.
-fn postgres_check(url: &str) {
-    use std::net::ToSocketAddrs;
-    let Some((host, port)) = postgres_addr(url) else {
-        return;
+/// A database URL without its password, for printing.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+/// Waits until the positions table equals the truth (true) or 120 s pass (false); prints the
+/// table counts and a few rows of the BI views.
+async fn check_tables(url: &str, truth: &Path) -> anyhow::Result<bool> {
+    let want = read_truth(truth)?;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let matching = loop {
+        let rows: Vec<(String, String, String, [i64; 8])> = sqlx::query_as::<
+            _,
+            (
+                String,
+                String,
+                String,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+            ),
+        >(
+            "SELECT tenant_id, location_id, item_id, on_hand, on_order, in_transit, reserved, \
+             damaged, backordered, available, inventory_position FROM inventory.positions",
+        )
+        .fetch_all(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(t, l, i, a, b, c, d, e, f, g, h)| (t, l, i, [a, b, c, d, e, f, g, h]))
+        .collect();
+        let matching = rows
+            .iter()
+            .filter(|(t, l, i, b)| want.get(&(t.clone(), l.clone(), i.clone())) == Some(b))
+            .count();
+        if matching == want.len() || Instant::now() > deadline {
+            break matching;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let answers = (host.as_str(), port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .is_some_and(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok());
-    if answers {
-        println!("▸ Postgres answers at {host}:{port} (sinks and API use it from issue #5 on)");
-    } else {
+    let (transactions, low_stock): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM inventory.transactions), \
+                (SELECT count(*) FROM inventory.low_stock_events)",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    println!(
+        "▸ Postgres: {matching}/{} positions equal the truth, {transactions} stock ledger entries, {low_stock} low-stock alerts",
+        want.len()
+    );
+    let low: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT location_id, item_id, available, reorder_point FROM bi.low_stock \
+         ORDER BY tenant_id, location_id, item_id LIMIT 5",
+    )
+    .fetch_all(&mut conn)
+    .await?;
+    println!("▸ bi.low_stock, the first rows:");
+    for (location, item, available, point) in low {
         println!(
-            "▸ Postgres does not answer at {host}:{port}: set DATABASE_URL, or start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`"
+            "  {location:<10} {item:<10} available {available:>5}  reorder point {:>5}",
+            point.unwrap_or_default()
         );
     }
+    println!(
+        "▸ Try: psql '{}' -c 'SELECT * FROM bi.stock_value_by_location'",
+        redacted(url)
+    );
+    Ok(matching == want.len())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::postgres_addr;
+    use super::redacted;
 
     #[test]
-    fn postgres_urls_give_host_and_port() {
+    fn printed_urls_hide_the_password() {
         assert_eq!(
-            postgres_addr("postgres://u:p@db.example:6543/x?sslmode=require"),
-            Some(("db.example".into(), 6543))
+            redacted("postgres://u:secret@db:5432/x"),
+            "postgres://u:***@db:5432/x"
         );
         assert_eq!(
-            postgres_addr("postgresql://localhost/test"),
-            Some(("localhost".into(), 5432))
+            redacted("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
         );
-        assert_eq!(
-            postgres_addr("postgres://u@[::1]:5433/t"),
-            Some(("::1".into(), 5433))
-        );
-        assert_eq!(postgres_addr("nonsense"), None);
     }
 }

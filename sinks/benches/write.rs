@@ -1,0 +1,158 @@
+//! The sink's write path against a plain COPY of the same rows, in the same run.
+//!
+//! Per run: N InventoryUpdated (one per item-location; run 1 inserts, later runs update with a
+//! higher sequence) and N InventoryTransactionCreated (new ids) are decoded from Avro, staged
+//! with COPY and upserted in 20,000-row transactions with their offsets, as `composerp sink`
+//! does. The ceiling: the same COPY text into empty tables shaped like the targets (same
+//! indexes), no decoding, no upsert. Prints one line per run and the medians.
+//!
+//! `cargo bench -p composerp-sinks --bench write` (BENCH_ROWS, BENCH_RUNS; DATABASE_URL).
+
+use std::time::Instant;
+
+use composerp_events::{Codec, EventId, Money, samples};
+use composerp_sinks::{
+    inventory::{Positions, Transactions},
+    sink::commit_rows,
+    table::{Batch, Staged},
+    testing::TestDatabase,
+};
+use sqlx::{Connection, PgConnection};
+
+const CHUNK: usize = 20_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Encoded Avro records.
+type Records = Vec<Vec<u8>>;
+
+/// The Avro records of one run: positions at `version`, fresh transactions.
+fn records(codec: &Codec, rows: usize, version: i64) -> anyhow::Result<(Records, Records)> {
+    let (mut positions, mut transactions) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for k in 0..rows {
+        let mut u = samples::inventory_updated();
+        u.event_id = EventId::from_name(&format!("p{k}-{version}"));
+        u.tenant_id = format!("t{}", k % 4);
+        u.location_id = format!("s{:03}", k % 200);
+        u.item_id = format!("i{k:07}");
+        u.sequence = version;
+        u.on_hand = version * 10 + (k % 50) as i64;
+        u.stock_value = Money(u.on_hand * 12_500);
+        positions.push(codec.encode(&u)?);
+        let mut t = samples::inventory_transaction_created();
+        t.event_id = EventId::from_name(&format!("t{k}-{version}"));
+        t.tenant_id = u.tenant_id.clone();
+        t.location_id = u.location_id.clone();
+        t.item_id = u.item_id.clone();
+        t.sequence = version;
+        transactions.push(codec.encode(&t)?);
+    }
+    Ok((positions, transactions))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let rows = env_usize("BENCH_ROWS", 200_000);
+    let runs = env_usize("BENCH_RUNS", 5);
+    let db = TestDatabase::new().await?;
+    let mut conn = PgConnection::connect(&db.url()).await?;
+    let codec = Codec::embedded();
+    let mut tables: Vec<Box<dyn Staged>> = vec![
+        Box::new(Batch::<Positions>::default()),
+        Box::new(Batch::<Transactions>::default()),
+    ];
+    for t in &tables {
+        sqlx::raw_sql(&t.stage_ddl()).execute(&mut conn).await?;
+    }
+    sqlx::raw_sql(
+        "CREATE TABLE copy_positions (LIKE inventory.positions INCLUDING ALL);
+         CREATE TABLE copy_transactions (LIKE inventory.transactions INCLUDING ALL);",
+    )
+    .execute(&mut conn)
+    .await?;
+    println!(
+        "{rows} positions + {rows} ledger entries per run, {CHUNK}-row transactions, {runs} runs"
+    );
+    let (mut sink_rates, mut copy_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let (positions, transactions) = records(&codec, rows, run as i64)?;
+
+        // The sink: decode, stage, upsert, offsets; one transaction per chunk.
+        let started = Instant::now();
+        let mut offset = 0i64;
+        for (ps, ts) in positions.chunks(CHUNK).zip(transactions.chunks(CHUNK)) {
+            for b in ps {
+                tables[0].add(&codec, b)?;
+            }
+            for b in ts {
+                tables[1].add(&codec, b)?;
+            }
+            offset += ps.len() as i64;
+            let topics = [
+                "composerp.inventory.positions.v1".to_owned(),
+                "composerp.inventory.transactions.v1".to_owned(),
+            ];
+            commit_rows(
+                &mut conn,
+                &tables,
+                "bench",
+                (&topics, &[0, 0], &[offset, offset]),
+            )
+            .await?;
+            for t in &mut tables {
+                t.clear();
+            }
+        }
+        let sink_secs = started.elapsed().as_secs_f64();
+
+        // The ceiling: the same rows as COPY text, straight into empty tables.
+        let mut bp = Batch::<Positions>::default();
+        let mut bt = Batch::<Transactions>::default();
+        for b in &positions {
+            bp.add(&codec, b)?;
+        }
+        for b in &transactions {
+            bt.add(&codec, b)?;
+        }
+        let (texts_p, texts_t) = (bp.text(), bt.text());
+        sqlx::raw_sql("TRUNCATE copy_positions, copy_transactions")
+            .execute(&mut conn)
+            .await?;
+        let started = Instant::now();
+        for (table, text) in [("copy_positions", texts_p), ("copy_transactions", texts_t)] {
+            let mut copy = conn
+                .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+                .await?;
+            copy.send(text.as_bytes()).await?;
+            copy.finish().await?;
+        }
+        let copy_secs = started.elapsed().as_secs_f64();
+
+        let total = (2 * rows) as f64;
+        let (sink_rate, copy_rate) = (total / sink_secs, total / copy_secs);
+        println!(
+            "run {run}: sink {sink_rate:>9.0} rows/s ({sink_secs:.2} s), plain COPY {copy_rate:>9.0} rows/s ({copy_secs:.2} s), ratio {:.2}",
+            sink_rate / copy_rate
+        );
+        sink_rates.push(sink_rate);
+        copy_rates.push(copy_rate);
+        ratios.push(sink_rate / copy_rate);
+    }
+    println!(
+        "median: sink {:.0} rows/s, plain COPY {:.0} rows/s, ratio {:.2}",
+        median(&mut sink_rates),
+        median(&mut copy_rates),
+        median(&mut ratios)
+    );
+    Ok(())
+}
