@@ -1,0 +1,280 @@
+//! `/v1/items`, `/v1/locations`, `/v1/suppliers`: master data of the caller's tenant.
+
+use axum::{Extension, Json, Router, extract::State, routing::get};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, postgres::PgRow};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    AppState,
+    auth::{Principal, Role},
+    page::{Page, Params, Segments, decode_cursor, limit},
+    problem::{ApiResult, Problem},
+    require,
+};
+
+/// Catalog routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/items", get(items))
+        .route("/v1/items/{item_id}", get(item))
+        .route("/v1/locations", get(locations))
+        .route("/v1/locations/{location_id}", get(location))
+        .route("/v1/suppliers", get(suppliers))
+        .route("/v1/suppliers/{supplier_id}", get(supplier))
+}
+
+/// An item of the item master.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct Item {
+    /// Item id.
+    pub item_id: String,
+    /// Stock keeping unit.
+    pub sku: String,
+    /// Name.
+    pub name: String,
+    /// Category.
+    pub category: Option<String>,
+    /// EACH, KILOGRAM, LITRE or METRE.
+    pub uom: String,
+    /// Standard cost, decimal text.
+    pub standard_cost: Option<String>,
+    /// Sold and replenished.
+    pub active: bool,
+    /// Custom attributes.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A store, warehouse or DC.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct Location {
+    /// Location id.
+    pub location_id: String,
+    /// Name.
+    pub name: String,
+    /// STORE, WAREHOUSE or DC.
+    pub location_type: String,
+    /// IANA time zone.
+    pub timezone: String,
+    /// In operation.
+    pub active: bool,
+    /// Custom attributes.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A supplier.
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct Supplier {
+    /// Supplier id.
+    pub supplier_id: String,
+    /// Name.
+    pub name: String,
+    /// Contact email (personal data: never logged).
+    pub contact_email: Option<String>,
+    /// Contact phone (personal data: never logged).
+    pub contact_phone: Option<String>,
+    /// Currency of its prices.
+    pub currency: String,
+    /// Orderable.
+    pub active: bool,
+    /// Custom attributes.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters and page of a catalog list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogParams {
+    /// Only active (true) or inactive (false) entries.
+    pub active: Option<bool>,
+    /// Items: only this category. Locations: only this type. Suppliers: only this currency.
+    pub kind: Option<String>,
+    /// Rows per page, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// How one catalog table is read.
+struct Table {
+    name: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    columns: &'static str,
+    noun: &'static str,
+}
+
+const ITEMS: Table = Table {
+    name: "catalog.items",
+    id: "item_id",
+    kind: "category",
+    columns: "item_id, sku, name, category, uom, standard_cost::text AS standard_cost, active, \
+              attributes, occurred_at AS updated_at",
+    noun: "item",
+};
+const LOCATIONS: Table = Table {
+    name: "catalog.locations",
+    id: "location_id",
+    kind: "location_type",
+    columns: "location_id, name, location_type, timezone, active, attributes, \
+              occurred_at AS updated_at",
+    noun: "location",
+};
+const SUPPLIERS: Table = Table {
+    name: "catalog.suppliers",
+    id: "supplier_id",
+    kind: "currency",
+    columns: "supplier_id, name, contact_email, contact_phone, currency, active, attributes, \
+              occurred_at AS updated_at",
+    noun: "supplier",
+};
+
+async fn list<T>(state: &AppState, p: &Principal, t: &Table, q: CatalogParams) -> ApiResult<Vec<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    require(p, Role::Viewer)?;
+    let limit = limit(q.limit)?;
+    let after: Option<String> = decode_cursor(q.cursor.as_deref())?;
+    let mut tx = state.tenant_tx(&p.tenant).await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {cols} FROM {table} WHERE tenant_id = $1 \
+           AND ($2::bool IS NULL OR active = $2) \
+           AND ($3::text IS NULL OR {kind} = $3) \
+           AND ($4::text IS NULL OR {id} > $4) \
+         ORDER BY {id} LIMIT $5",
+        cols = t.columns,
+        table = t.name,
+        kind = t.kind,
+        id = t.id
+    ))
+    .bind(&p.tenant)
+    .bind(q.active)
+    .bind(&q.kind)
+    .bind(after)
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn one<T>(state: &AppState, p: &Principal, t: &Table, id: &str) -> ApiResult<Json<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    require(p, Role::Viewer)?;
+    let mut tx = state.tenant_tx(&p.tenant).await?;
+    let row: Option<T> = sqlx::query_as(&format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND {} = $2",
+        t.columns, t.name, t.id
+    ))
+    .bind(&p.tenant)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.map(Json)
+        .ok_or_else(|| Problem::not_found(format!("no {} {id}", t.noun)))
+}
+
+/// Items, sorted by id.
+#[utoipa::path(get, path = "/v1/items", tag = "catalog", params(CatalogParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "One page", body = Page<Item>),
+              (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json")))]
+pub async fn items(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Params(q): Params<CatalogParams>,
+) -> ApiResult<Json<Page<Item>>> {
+    let limit = limit(q.limit)?;
+    let rows = list(&s, &p, &ITEMS, q).await?;
+    Ok(Json(Page::of(rows, limit, |r: &Item| r.item_id.clone())))
+}
+
+/// One item.
+#[utoipa::path(get, path = "/v1/items/{item_id}", tag = "catalog",
+    params(("item_id" = String, Path, description = "Item")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The item", body = Item),
+              (status = 404, description = "No such item", body = Problem, content_type = "application/problem+json")))]
+pub async fn item(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Segments(id): Segments<String>,
+) -> ApiResult<Json<Item>> {
+    one(&s, &p, &ITEMS, &id).await
+}
+
+/// Locations, sorted by id.
+#[utoipa::path(get, path = "/v1/locations", tag = "catalog", params(CatalogParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "One page", body = Page<Location>),
+              (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json")))]
+pub async fn locations(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Params(q): Params<CatalogParams>,
+) -> ApiResult<Json<Page<Location>>> {
+    let limit = limit(q.limit)?;
+    let rows = list(&s, &p, &LOCATIONS, q).await?;
+    Ok(Json(Page::of(rows, limit, |r: &Location| {
+        r.location_id.clone()
+    })))
+}
+
+/// One location.
+#[utoipa::path(get, path = "/v1/locations/{location_id}", tag = "catalog",
+    params(("location_id" = String, Path, description = "Location")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The location", body = Location),
+              (status = 404, description = "No such location", body = Problem, content_type = "application/problem+json")))]
+pub async fn location(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Segments(id): Segments<String>,
+) -> ApiResult<Json<Location>> {
+    one(&s, &p, &LOCATIONS, &id).await
+}
+
+/// Suppliers, sorted by id.
+#[utoipa::path(get, path = "/v1/suppliers", tag = "catalog", params(CatalogParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "One page", body = Page<Supplier>),
+              (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json")))]
+pub async fn suppliers(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Params(q): Params<CatalogParams>,
+) -> ApiResult<Json<Page<Supplier>>> {
+    let limit = limit(q.limit)?;
+    let rows = list(&s, &p, &SUPPLIERS, q).await?;
+    Ok(Json(Page::of(rows, limit, |r: &Supplier| {
+        r.supplier_id.clone()
+    })))
+}
+
+/// One supplier.
+#[utoipa::path(get, path = "/v1/suppliers/{supplier_id}", tag = "catalog",
+    params(("supplier_id" = String, Path, description = "Supplier")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The supplier", body = Supplier),
+              (status = 404, description = "No such supplier", body = Problem, content_type = "application/problem+json")))]
+pub async fn supplier(
+    State(s): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Segments(id): Segments<String>,
+) -> ApiResult<Json<Supplier>> {
+    one(&s, &p, &SUPPLIERS, &id).await
+}

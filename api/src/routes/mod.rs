@@ -1,0 +1,18 @@
+//! One module per resource; [`v1`] lists them all.
+
+pub mod catalog;
+pub mod health;
+pub mod ledger;
+pub mod positions;
+
+use axum::Router;
+
+use crate::AppState;
+
+/// Every `/v1` route (authentication is layered on by the caller).
+pub fn v1() -> Router<AppState> {
+    Router::new()
+        .merge(positions::routes())
+        .merge(ledger::routes())
+        .merge(catalog::routes())
+}

@@ -1,0 +1,174 @@
+//! `/v1/positions`: current stock per item-location.
+
+use axum::{
+    Extension, Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    AppState,
+    auth::{Principal, Role},
+    page::{Page, Params, Segments, decode_cursor, limit},
+    problem::{ApiResult, Problem},
+    require,
+};
+
+/// Position routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/positions", get(list))
+        .route("/v1/positions/{location_id}/{item_id}", get(one))
+}
+
+/// The stock buckets of one item-location.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Position {
+    /// Location.
+    pub location_id: String,
+    /// Item.
+    pub item_id: String,
+    /// Version; grows with every change.
+    pub sequence: i64,
+    /// Units at the location.
+    pub on_hand: i64,
+    /// Open purchase order quantity.
+    pub on_order: i64,
+    /// Inbound transfer quantity.
+    pub in_transit: i64,
+    /// Reserved units.
+    pub reserved: i64,
+    /// Damaged units.
+    pub damaged: i64,
+    /// Backordered units.
+    pub backordered: i64,
+    /// max(0, on_hand − reserved − damaged).
+    pub available: i64,
+    /// Inventory position.
+    pub inventory_position: i64,
+    /// Reorder point of the rule, if any.
+    pub reorder_point: Option<i64>,
+    /// Moving-average unit cost, decimal text.
+    pub valuation_rate: String,
+    /// on_hand × valuation_rate, decimal text.
+    pub stock_value: String,
+    /// on_hand is negative.
+    pub negative_on_hand: bool,
+    /// Business time of the latest change.
+    pub as_of: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "location_id, item_id, sequence, on_hand, on_order, in_transit, reserved, \
+    damaged, backordered, available, inventory_position, reorder_point, \
+    valuation_rate::text AS valuation_rate, stock_value::text AS stock_value, negative_on_hand, \
+    occurred_at AS as_of";
+
+/// Filters of the position list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only this location.
+    pub location_id: Option<String>,
+    /// Only this item.
+    pub item_id: Option<String>,
+    /// Only positions whose available stock is below the reorder point.
+    #[serde(default)]
+    pub below_reorder_point: bool,
+    /// Only positions with negative on hand.
+    #[serde(default)]
+    pub negative: bool,
+    /// Rows per page, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Positions of the caller's tenant, sorted by location then item.
+#[utoipa::path(get, path = "/v1/positions", tag = "positions", params(ListParams),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "One page", body = Page<Position>),
+        (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Params(q): Params<ListParams>,
+) -> ApiResult<Json<Page<Position>>> {
+    require(&p, Role::Viewer)?;
+    let limit = limit(q.limit)?;
+    let after: Option<(String, String)> = decode_cursor(q.cursor.as_deref())?;
+    let (after_location, after_item) = after.unzip();
+    let mut tx = state.tenant_tx(&p.tenant).await?;
+    let rows: Vec<Position> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM inventory.positions \
+         WHERE tenant_id = $1 \
+           AND ($2::text IS NULL OR location_id = $2) \
+           AND ($3::text IS NULL OR item_id = $3) \
+           AND (NOT $4 OR available < reorder_point) \
+           AND (NOT $5 OR negative_on_hand) \
+           AND ($6::text IS NULL OR (location_id, item_id) > ($6, $7)) \
+         ORDER BY location_id, item_id LIMIT $8"
+    ))
+    .bind(&p.tenant)
+    .bind(&q.location_id)
+    .bind(&q.item_id)
+    .bind(q.below_reorder_point)
+    .bind(q.negative)
+    .bind(after_location)
+    .bind(after_item)
+    .bind(limit + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(Page::of(rows, limit, |r| {
+        (r.location_id.clone(), r.item_id.clone())
+    })))
+}
+
+/// One position; its ETag is its sequence, so `If-None-Match` answers 304 when unchanged.
+#[utoipa::path(get, path = "/v1/positions/{location_id}/{item_id}", tag = "positions",
+    params(("location_id" = String, Path, description = "Location"), ("item_id" = String, Path, description = "Item")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The position", body = Position),
+        (status = 304, description = "Unchanged since the ETag given"),
+        (status = 404, description = "No such position", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn one(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Segments((location_id, item_id)): Segments<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    require(&p, Role::Viewer)?;
+    let mut tx = state.tenant_tx(&p.tenant).await?;
+    let row: Option<Position> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM inventory.positions \
+         WHERE tenant_id = $1 AND location_id = $2 AND item_id = $3"
+    ))
+    .bind(&p.tenant)
+    .bind(&location_id)
+    .bind(&item_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let row = row.ok_or_else(|| {
+        Problem::not_found(format!("no position for item {item_id} at {location_id}"))
+    })?;
+    let etag = format!("\"{}\"", row.sequence);
+    let unchanged = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok(([(header::ETAG, etag)], Json(row)).into_response())
+}
