@@ -284,6 +284,52 @@ mod tests {
         assert!(a.verify("not.a.token").is_err());
     }
 
+    fn signed(alg: Algorithm, kid: &str, key: &EncodingKey, tenant: &str) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.into());
+        let claims = serde_json::json!({"sub": "svc", "aud": "composerp", "exp": exp(60),
+                                        "tenant_id": tenant, "roles": ["viewer"]});
+        jsonwebtoken::encode(&header, &claims, key).expect("encodes")
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_verify_against_the_jwks_and_nothing_else() {
+        let jwks = Authenticator::new(&AuthConfig {
+            jwks: Some(include_str!("../tests/fixtures/jwks.json").into()),
+            audience: "composerp".into(),
+            ..Default::default()
+        })
+        .expect("valid JWKS");
+        let rsa = EncodingKey::from_rsa_pem(include_bytes!("../tests/fixtures/rs256.pem"))
+            .expect("RSA key");
+        let ec = EncodingKey::from_ec_pem(include_bytes!("../tests/fixtures/es256.pem"))
+            .expect("EC key");
+        let ok = |t: &str| jwks.verify(t).map(|p| p.tenant);
+        assert_eq!(
+            ok(&signed(Algorithm::RS256, "rsa1", &rsa, "acme")),
+            Ok("acme".into())
+        );
+        assert_eq!(
+            ok(&signed(Algorithm::ES256, "ec1", &ec, "globex")),
+            Ok("globex".into())
+        );
+        // Signed by one key but naming the other, or claiming another algorithm for a key.
+        assert!(ok(&signed(Algorithm::RS256, "ec1", &rsa, "acme")).is_err());
+        assert!(ok(&signed(Algorithm::RS256, "nope", &rsa, "acme")).is_err());
+        // HS256 is refused when no secret is configured, even "signed" with a public key.
+        let public = include_str!("../tests/fixtures/jwks.json");
+        let hs = signed(
+            Algorithm::HS256,
+            "rsa1",
+            &EncodingKey::from_secret(public.as_bytes()),
+            "acme",
+        );
+        assert_eq!(
+            ok(&hs),
+            Err(AuthError::Token("HS256 is not accepted here".into()))
+        );
+    }
+
     #[test]
     fn api_keys_split_and_match_their_hash() {
         let secret = "s".repeat(40);

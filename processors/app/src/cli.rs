@@ -143,8 +143,68 @@ pub enum Command {
     Run(RunArgs),
     /// Materialize the output topics into Postgres until SIGINT or SIGTERM.
     Sink(SinkArgs),
+    /// Serve the read API, or mint a token for local use.
+    #[command(subcommand)]
+    Api(ApiCommand),
     /// Start a local broker, create the topics, generate data and show it flowing.
     Demo(DemoArgs),
+}
+
+/// `composerp api …`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Serve the API until SIGINT or SIGTERM.
+    Serve(ApiServeArgs),
+    /// Print an HS256 token signed with COMPOSERP_JWT_HS256_SECRET (local use and the demo).
+    Token(TokenArgs),
+}
+
+/// How the API verifies tokens.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// Shared secret for HS256 tokens (at least 32 bytes); unset refuses HS256.
+    #[arg(long, env = "COMPOSERP_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+    /// JWKS with the RS256/ES256 public keys: a file path or an http(s) URL (read at start).
+    #[arg(long, env = "COMPOSERP_JWKS")]
+    pub jwks: Option<String>,
+    /// Required token audience.
+    #[arg(long, env = "COMPOSERP_JWT_AUDIENCE", default_value = "composerp")]
+    pub jwt_audience: String,
+    /// Required token issuer, if any.
+    #[arg(long, env = "COMPOSERP_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+}
+
+/// `composerp api serve`
+#[derive(Debug, Args)]
+pub struct ApiServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "COMPOSERP_API_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Postgres as the API role; unset means DATABASE_URL with the user composerp_api.
+    #[arg(long, env = "API_DATABASE_URL", hide_env_values = true)]
+    pub api_database_url: Option<String>,
+    /// Token verification.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+/// `composerp api token`
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// Role: viewer, planner or admin.
+    #[arg(long, default_value = "viewer")]
+    pub role: String,
+    /// Subject (who the token is for).
+    #[arg(long, default_value = "local-user")]
+    pub subject: String,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: i64,
+    /// Token verification settings (the secret signs).
+    #[command(flatten)]
+    pub jwt: JwtArgs,
 }
 
 /// `composerp sink`

@@ -16,6 +16,8 @@ use composerp_events::{Codec, inventory::InventoryUpdated, kind_of};
 use composerp_generator::TruthRow;
 use composerp_runtime::{LocalBroker, engine::EngineConfig, registry::RunArgs};
 use composerp_sinks::sink::{self, SinkConfig};
+
+use crate::cli::JwtArgs;
 use composerp_topics::{TopicCatalog, admin::Admin};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -144,6 +146,14 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         if !outcome? {
             println!("▸ Not every item-location matched within the time limit.");
             return Ok(ExitCode::FAILURE);
+        }
+        if let Some(url) = &database {
+            let tenant = read_truth(path)?
+                .keys()
+                .map(|(t, _, _)| t.clone())
+                .min()
+                .unwrap_or_default();
+            serve_api(url, &tenant).await?;
         }
     }
     if args.external {
@@ -316,6 +326,64 @@ async fn demo_database(url: &str, external: bool) -> Option<String> {
     }
 }
 
+/// Serves the API on the demo database, shows a token and a few requests with their answers,
+/// and keeps serving until Ctrl-C when run from a terminal.
+async fn serve_api(url: &str, tenant: &str) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let jwt =
+        JwtArgs {
+            jwt_hs256_secret: Some(std::env::var("COMPOSERP_JWT_HS256_SECRET").unwrap_or_else(
+                |_| format!("demo-{}", composerp_events::EventId::random().0.simple()),
+            )),
+            jwks: None,
+            jwt_audience: "composerp".into(),
+            jwt_issuer: None,
+        };
+    let state = super::api::state(&super::api::api_database_url(url)?, &jwt).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server =
+        tokio::spawn(async move { axum::serve(listener, composerp_api::router(state)).await });
+    let token = super::api::token_for(&jwt, tenant, "viewer", "demo-user", 3600)?;
+    println!(
+        "▸ Read API on {base}/v1 (OpenAPI at {base}/openapi.json); a viewer token of {tenant}, valid one hour:"
+    );
+    println!("  {token}");
+    let client = reqwest::Client::new();
+    for path in [
+        "/v1/positions?below_reorder_point=true&limit=2",
+        "/v1/locations?limit=2",
+        "/v1/positions?limit=0",
+    ] {
+        println!("$ curl -H \"Authorization: Bearer $TOKEN\" '{base}{path}'");
+        let res = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        let status = res.status();
+        let body: serde_json::Value = serde_json::from_str(&res.text().await?)?;
+        println!(
+            "  {status}\n{}",
+            indent(&serde_json::to_string_pretty(&body)?)
+        );
+    }
+    if std::io::stdin().is_terminal() {
+        println!("▸ The API stays up for your own requests (TOKEN above); Ctrl-C ends the demo.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    server.abort();
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}\n"))
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
 /// A database URL without its password, for printing.
 fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
@@ -369,12 +437,21 @@ async fn check_tables(url: &str, truth: &Path) -> anyhow::Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    let (transactions, low_stock): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT count(*) FROM inventory.transactions), \
-                (SELECT count(*) FROM inventory.low_stock_events)",
-    )
-    .fetch_one(&mut conn)
-    .await?;
+    // The other tables may still be catching up: wait until their counts hold for a second.
+    let (mut transactions, mut low_stock) = (-1, -1);
+    while Instant::now() < deadline + Duration::from_secs(30) {
+        let now: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM inventory.transactions), \
+                    (SELECT count(*) FROM inventory.low_stock_events)",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        if now == (transactions, low_stock) {
+            break;
+        }
+        (transactions, low_stock) = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     println!(
         "▸ Postgres: {matching}/{} positions equal the truth, {transactions} stock ledger entries, {low_stock} low-stock alerts",
         want.len()

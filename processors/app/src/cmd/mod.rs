@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod api;
 mod demo;
 mod generate;
 mod metrics;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Generate(a) => generate::run(a, &settings).await,
         Command::Run(a) => run::run(a, &settings).await,
         Command::Sink(a) => sink::run(a, &settings).await,
+        Command::Api(c) => api::run(c, &settings).await,
         Command::Demo(a) => demo::run(a, settings).await,
     }
 }
