@@ -3,8 +3,9 @@
 //! Per run: N InventoryUpdated (one per item-location; run 1 inserts, later runs update with a
 //! higher sequence) and N InventoryTransactionCreated (new ids) are decoded from Avro, staged
 //! with COPY and upserted in 20,000-row transactions with their offsets, as `composerp sink`
-//! does. The ceiling: the same COPY text into empty tables shaped like the targets (same
-//! indexes), no decoding, no upsert. Prints one line per run and the medians.
+//! does, each table on its own session (in parallel, as the sink writes them). The ceiling: the
+//! same COPY text into empty tables shaped like the targets (same indexes), also one session per
+//! table, no decoding, no upsert. Prints one line per run and the medians.
 //!
 //! `cargo bench -p composerp-sinks --bench write` (BENCH_ROWS, BENCH_RUNS; DATABASE_URL).
 
@@ -55,6 +56,14 @@ fn records(codec: &Codec, rows: usize, version: i64) -> anyhow::Result<(Records,
     Ok((positions, transactions))
 }
 
+async fn copy(conn: &mut PgConnection, table: &str, text: &str) -> Result<u64, sqlx::Error> {
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} FROM STDIN"))
+        .await?;
+    copy.send(text.as_bytes()).await?;
+    copy.finish().await
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -65,15 +74,16 @@ async fn main() -> anyhow::Result<()> {
     let rows = env_usize("BENCH_ROWS", 200_000);
     let runs = env_usize("BENCH_RUNS", 5);
     let db = TestDatabase::new().await?;
-    let mut conn = PgConnection::connect(&db.url()).await?;
+    // One session per table, as the sink has.
+    let (mut conn, mut conn2) = (
+        PgConnection::connect(&db.url()).await?,
+        PgConnection::connect(&db.url()).await?,
+    );
     let codec = Codec::embedded();
-    let mut tables: Vec<Box<dyn Staged>> = vec![
-        Box::new(Batch::<Positions>::default()),
-        Box::new(Batch::<Transactions>::default()),
-    ];
-    for t in &tables {
-        sqlx::raw_sql(&t.stage_ddl()).execute(&mut conn).await?;
-    }
+    let mut pos = Batch::<Positions>::default();
+    let mut txs = Batch::<Transactions>::default();
+    sqlx::raw_sql(&pos.stage_ddl()).execute(&mut conn).await?;
+    sqlx::raw_sql(&txs.stage_ddl()).execute(&mut conn2).await?;
     sqlx::raw_sql(
         "CREATE TABLE copy_positions (LIKE inventory.positions INCLUDING ALL);
          CREATE TABLE copy_transactions (LIKE inventory.transactions INCLUDING ALL);",
@@ -89,29 +99,33 @@ async fn main() -> anyhow::Result<()> {
 
         // The sink: decode, stage, upsert, offsets; one transaction per chunk.
         let started = Instant::now();
+        let (mut stage_secs, mut write_secs) = (0.0, 0.0);
         let mut offset = 0i64;
         for (ps, ts) in positions.chunks(CHUNK).zip(transactions.chunks(CHUNK)) {
+            let t0 = Instant::now();
             for b in ps {
-                tables[0].add(&codec, b)?;
+                pos.add(&codec, b)?;
             }
             for b in ts {
-                tables[1].add(&codec, b)?;
+                txs.add(&codec, b)?;
             }
             offset += ps.len() as i64;
-            let topics = [
-                "composerp.inventory.positions.v1".to_owned(),
-                "composerp.inventory.transactions.v1".to_owned(),
-            ];
-            commit_rows(
-                &mut conn,
-                &tables,
-                "bench",
-                (&topics, &[0, 0], &[offset, offset]),
-            )
-            .await?;
-            for t in &mut tables {
-                t.clear();
-            }
+            let t1 = Instant::now();
+            stage_secs += (t1 - t0).as_secs_f64();
+            let (tp, tt) = (
+                ["composerp.inventory.positions.v1".to_owned()],
+                ["composerp.inventory.transactions.v1".to_owned()],
+            );
+            let next = [offset];
+            let (a, b) = tokio::join!(
+                commit_rows(&mut conn, &pos, "bench", (&tp, &[0], &next)),
+                commit_rows(&mut conn2, &txs, "bench", (&tt, &[0], &next)),
+            );
+            a?;
+            b?;
+            write_secs += t1.elapsed().as_secs_f64();
+            pos.clear();
+            txs.clear();
         }
         let sink_secs = started.elapsed().as_secs_f64();
 
@@ -128,20 +142,20 @@ async fn main() -> anyhow::Result<()> {
         sqlx::raw_sql("TRUNCATE copy_positions, copy_transactions")
             .execute(&mut conn)
             .await?;
+        // Both tables at once on two sessions, like the sink.
         let started = Instant::now();
-        for (table, text) in [("copy_positions", texts_p), ("copy_transactions", texts_t)] {
-            let mut copy = conn
-                .copy_in_raw(&format!("COPY {table} FROM STDIN"))
-                .await?;
-            copy.send(text.as_bytes()).await?;
-            copy.finish().await?;
-        }
+        let (a, b) = tokio::join!(
+            copy(&mut conn, "copy_positions", texts_p),
+            copy(&mut conn2, "copy_transactions", texts_t),
+        );
+        a?;
+        b?;
         let copy_secs = started.elapsed().as_secs_f64();
 
         let total = (2 * rows) as f64;
         let (sink_rate, copy_rate) = (total / sink_secs, total / copy_secs);
         println!(
-            "run {run}: sink {sink_rate:>9.0} rows/s ({sink_secs:.2} s), plain COPY {copy_rate:>9.0} rows/s ({copy_secs:.2} s), ratio {:.2}",
+            "run {run}: sink {sink_rate:>9.0} rows/s ({sink_secs:.2} s: decode and stage {stage_secs:.2} s, Postgres {write_secs:.2} s), plain COPY {copy_rate:>9.0} rows/s ({copy_secs:.2} s), ratio {:.2}",
             sink_rate / copy_rate
         );
         sink_rates.push(sink_rate);

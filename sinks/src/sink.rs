@@ -24,6 +24,7 @@ use composerp_runtime::{
     group::Rejoin,
 };
 use composerp_topics::TopicCatalog;
+use futures_util::future::join_all;
 use metrics::{Counter, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
@@ -78,24 +79,26 @@ pub enum SinkError {
     Postgres(#[from] sqlx::Error),
 }
 
-/// The sink's Postgres session: reconnected after any failure, staging tables created on it.
+/// The sink's Postgres sessions, one per table so tables commit in parallel (each with the
+/// offsets of its own topic); reconnected after any failure, staging table created on each.
 struct Db {
     url: String,
     ddl: Vec<String>,
-    conn: Option<PgConnection>,
+    conns: Vec<Option<PgConnection>>,
 }
 
-impl Db {
-    async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
-        if self.conn.is_none() {
-            let mut c = PgConnection::connect(&self.url).await?;
-            for ddl in &self.ddl {
-                sqlx::raw_sql(ddl).execute(&mut c).await?;
-            }
-            self.conn = Some(c);
-        }
-        self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)
+/// The session of table `i`, connected (and its staging table created) if needed.
+async fn session<'a>(
+    url: &str,
+    ddl: &str,
+    slot: &'a mut Option<PgConnection>,
+) -> Result<&'a mut PgConnection, sqlx::Error> {
+    if slot.is_none() {
+        let mut c = PgConnection::connect(url).await?;
+        sqlx::raw_sql(ddl).execute(&mut c).await?;
+        *slot = Some(c);
     }
+    slot.as_mut().ok_or(sqlx::Error::PoolClosed)
 }
 
 struct Meters {
@@ -233,43 +236,66 @@ impl Sink {
             self.publisher.flush()?;
             self.dead_letters = 0;
         }
-        let (mut topics, mut partitions, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
-        for &(index, p) in &self.dirty {
-            topics.push(self.names[index].clone());
-            partitions.push(p);
-            offsets.push(self.next[&(index, p)]);
-        }
         let mut delay = Duration::from_millis(100);
-        loop {
-            let result = self.rt.block_on(write(
-                &mut self.db,
-                &self.tables,
-                &self.cfg.name,
-                (&topics, &partitions, &offsets),
-            ));
-            match result {
-                Ok(()) => break,
-                Err(e) => {
-                    self.db.conn = None;
-                    if self.stop.load(Ordering::Relaxed) {
-                        return Err(e.into());
+        while !self.dirty.is_empty() {
+            // Per table: its topic's moved offsets.
+            let mut offsets: Vec<(Vec<String>, Vec<i32>, Vec<i64>)> =
+                vec![Default::default(); self.tables.len()];
+            for &(index, p) in &self.dirty {
+                let o = &mut offsets[index];
+                o.0.push(self.names[index].clone());
+                o.1.push(p);
+                o.2.push(self.next[&(index, p)]);
+            }
+            let name = self.cfg.name.as_str();
+            let Db { url, ddl, conns } = &mut self.db;
+            let jobs = conns
+                .iter_mut()
+                .zip(&self.tables)
+                .zip(ddl.iter())
+                .zip(&offsets)
+                .enumerate()
+                .filter(|(_, (_, (o, _, _)))| !o.is_empty())
+                .map(|(i, (((slot, table), ddl), (t, p, o)))| {
+                    let url = url.as_str();
+                    async move {
+                        let result = async {
+                            let conn = session(url, ddl, slot).await?;
+                            commit_rows(conn, table.as_ref(), name, (t, p, o)).await
+                        }
+                        .await;
+                        if result.is_err() {
+                            *slot = None;
+                        }
+                        (i, result)
                     }
-                    self.meters.retries.increment(1);
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Postgres write failed; retrying.");
-                    std::thread::sleep(delay);
-                    delay = (delay * 2).min(Duration::from_secs(10));
+                });
+            let results = self.rt.block_on(join_all(jobs));
+            let mut failure = None;
+            for (i, result) in results {
+                match result {
+                    Ok(()) => {
+                        self.meters.rows.increment(self.tables[i].len() as u64);
+                        self.staged -= self.tables[i].len();
+                        self.tables[i].clear();
+                        self.dirty.retain(|&(index, _)| index != i);
+                    }
+                    Err(e) => failure = Some(e),
                 }
             }
+            if let Some(e) = failure {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(e.into());
+                }
+                self.meters.retries.increment(1);
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Postgres write failed; retrying.");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
         }
-        self.meters.rows.increment(self.staged as u64);
         self.meters
             .flush_seconds
             .record(started.elapsed().as_secs_f64());
-        for t in &mut self.tables {
-            t.clear();
-        }
-        self.staged = 0;
-        self.dirty.clear();
         self.last_commit = Instant::now();
         Ok(())
     }
@@ -279,8 +305,9 @@ impl Sink {
         let topics: Vec<String> = self.names.clone();
         let mut delay = Duration::from_millis(100);
         let stored: HashMap<(String, i32), i64> = loop {
+            let Db { url, ddl, conns } = &mut self.db;
             let result = self.rt.block_on(async {
-                let conn = self.db.conn().await?;
+                let conn = session(url, &ddl[0], &mut conns[0]).await?;
                 sqlx::query_as::<_, (String, i32, i64)>(
                     "SELECT topic, partition, next_offset FROM sink.offsets \
                      WHERE sink = $1 AND topic = ANY($2)",
@@ -293,7 +320,7 @@ impl Sink {
             match result {
                 Ok(rows) => break rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect(),
                 Err(e) => {
-                    self.db.conn = None;
+                    self.db.conns[0] = None;
                     if self.stop.load(Ordering::Relaxed) {
                         return Err(e.into());
                     }
@@ -360,28 +387,16 @@ impl Sink {
     }
 }
 
-/// Writes every table's staged rows and the offsets, all or nothing.
-async fn write(
-    db: &mut Db,
-    tables: &[Box<dyn Staged>],
-    sink: &str,
-    offsets: (&[String], &[i32], &[i64]),
-) -> Result<(), sqlx::Error> {
-    commit_rows(db.conn().await?, tables, sink, offsets).await
-}
-
-/// Commits the staged rows of `tables` and the next offsets (topic, partition, offset) of
-/// `sink` in one transaction on `conn`, whose staging tables exist ([`Staged::stage_ddl`]).
+/// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
+/// in one transaction on `conn`, whose staging table exists ([`Staged::stage_ddl`]).
 pub async fn commit_rows(
     conn: &mut PgConnection,
-    tables: &[Box<dyn Staged>],
+    table: &dyn Staged,
     sink: &str,
     (topics, partitions, offsets): (&[String], &[i32], &[i64]),
 ) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    for t in tables {
-        t.write(&mut tx).await?;
-    }
+    table.write(&mut tx).await?;
     sqlx::query(
         "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
          SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
@@ -469,8 +484,8 @@ pub fn run(
         },
         db: Db {
             url: cfg.database_url.clone(),
+            conns: (0..tables.len()).map(|_| None).collect(),
             ddl,
-            conn: None,
         },
         cfg: cfg.clone(),
         codec,

@@ -105,8 +105,10 @@ impl<T: Table> Default for Batch<T> {
         let stage = stage_name(T::TABLE);
         let cols = T::COLUMNS.join(", ");
         let key = T::KEY.join(", ");
-        let conflict = match T::VERSION {
-            Version::InsertOnly => "DO NOTHING".to_owned(),
+        // DO UPDATE cannot touch a row twice in one statement: keep the newest row per key.
+        // DO NOTHING passes over repeats by itself, without the sort.
+        let (select, conflict) = match T::VERSION {
+            Version::InsertOnly => (format!("SELECT {cols} FROM {stage}"), "DO NOTHING".into()),
             Version::Newer {
                 column,
                 ties_replace,
@@ -117,25 +119,25 @@ impl<T: Table> Default for Batch<T> {
                     .map(|c| format!("{c} = EXCLUDED.{c}"))
                     .collect();
                 let op = if ties_replace { "<=" } else { "<" };
-                format!(
-                    "DO UPDATE SET {} WHERE {}.{column} {op} EXCLUDED.{column}",
-                    set.join(", "),
-                    T::TABLE
+                (
+                    format!(
+                        "SELECT DISTINCT ON ({key}) {cols} FROM {stage} \
+                         ORDER BY {key}, {column} DESC"
+                    ),
+                    format!(
+                        "DO UPDATE SET {} WHERE {}.{column} {op} EXCLUDED.{column}",
+                        set.join(", "),
+                        T::TABLE
+                    ),
                 )
             }
-        };
-        // One row per key per statement (ON CONFLICT cannot touch a row twice): the newest.
-        let order = match T::VERSION {
-            Version::InsertOnly => key.clone(),
-            Version::Newer { column, .. } => format!("{key}, {column} DESC"),
         };
         Batch {
             text: String::new(),
             rows: 0,
             copy: format!("COPY {stage} ({cols}) FROM STDIN"),
             upsert: format!(
-                "INSERT INTO {table} ({cols}) SELECT DISTINCT ON ({key}) {cols} FROM {stage} \
-                 ORDER BY {order} ON CONFLICT ({key}) {conflict}",
+                "INSERT INTO {table} ({cols}) {select} ON CONFLICT ({key}) {conflict}",
                 table = T::TABLE
             ),
             _t: PhantomData,
