@@ -1,6 +1,7 @@
 //! Composerp's read API: the sink tables over HTTP, one tenant per caller.
 //!
 //! - [`auth`]: bearer JWTs and API keys → a [`Principal`](auth::Principal) (tenant, role).
+//! - [`limit`]: rate limits per caller and per tenant (429 with Retry-After).
 //! - [`problem`]: every error as RFC 9457 `application/problem+json`.
 //! - [`page`]: keyset pagination with opaque cursors, and query/path extractors whose
 //!   refusals are problems too.
@@ -12,6 +13,7 @@
 //! forgot its tenant filter still sees one tenant.
 
 pub mod auth;
+pub mod limit;
 pub mod openapi;
 pub mod page;
 pub mod problem;
@@ -31,6 +33,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 
 use crate::{
     auth::{AuthError, Authenticator, Principal, Role},
+    limit::Limiter,
     problem::Problem,
 };
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// Token verification.
     pub auth: Arc<Authenticator>,
+    /// Rate limits.
+    pub limits: Arc<Limiter>,
 }
 
 impl AppState {
@@ -117,6 +122,10 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     };
     match result {
         Ok(p) => {
+            if let Err(problem) = state.limits.check(&p) {
+                tracing::info!(tenant = %p.tenant, "Rate limit exceeded.");
+                return problem.into_response();
+            }
             req.extensions_mut().insert(p);
             next.run(req).await
         }

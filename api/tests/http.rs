@@ -11,6 +11,7 @@ use axum::{
 use composerp_api::{
     AppState,
     auth::{AuthConfig, Authenticator},
+    limit::{Limiter, RateLimits},
     router,
 };
 use composerp_sinks::testing::TestDatabase;
@@ -30,6 +31,10 @@ struct Api {
 
 impl Api {
     async fn start() -> anyhow::Result<Self> {
+        Self::with_limits(RateLimits::default()).await
+    }
+
+    async fn with_limits(limits: RateLimits) -> anyhow::Result<Self> {
         let db = TestDatabase::new().await?;
         seed(&db).await?;
         let pool = PgPoolOptions::new()
@@ -44,6 +49,7 @@ impl Api {
         let app = router(AppState {
             pool,
             auth: Arc::new(auth),
+            limits: Arc::new(Limiter::new(limits)),
         });
         Ok(Api { app, db })
     }
@@ -73,8 +79,12 @@ impl Api {
 }
 
 fn token(tenant: &str, role: &str) -> String {
+    token_of(tenant, role, &format!("{tenant}-user"))
+}
+
+fn token_of(tenant: &str, role: &str, subject: &str) -> String {
     let claims = json!({
-        "sub": format!("{tenant}-user"), "aud": "composerp", "tenant_id": tenant,
+        "sub": subject, "aud": "composerp", "tenant_id": tenant,
         "roles": [role], "exp": chrono::Utc::now().timestamp() + 300,
     });
     jsonwebtoken::encode(
@@ -332,6 +342,48 @@ async fn credentials_are_checked_and_failures_audited() -> anyhow::Result<()> {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(audited, 7);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_caller_over_its_rate_gets_429_with_retry_after() -> anyhow::Result<()> {
+    let api = Api::with_limits(RateLimits {
+        per_caller: 2,
+        per_tenant: 1_000,
+    })
+    .await?;
+    let auth = bearer(&token("acme", "viewer"));
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let res = api
+            .app
+            .clone()
+            .oneshot(
+                Request::get("/v1/locations")
+                    .header("authorization", &auth)
+                    .body(Body::empty())?,
+            )
+            .await?;
+        statuses.push(res.status().as_u16());
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(res.headers().contains_key(header::RETRY_AFTER));
+            assert_eq!(
+                res.headers()
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.as_bytes()),
+                Some(&b"application/problem+json"[..])
+            );
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+    // Another caller of the same tenant is not held back.
+    let (status, _, _) = api
+        .get(
+            "/v1/locations",
+            Some(("authorization", &bearer(&token_of("acme", "viewer", "bob")))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     Ok(())
 }
 

@@ -9,6 +9,8 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    future::Future,
+    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -35,7 +37,7 @@ use rdkafka::{
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
-use crate::table::Staged;
+use crate::table::{Staged, Written};
 
 /// How a sink runs.
 #[derive(Debug, Clone)]
@@ -77,6 +79,9 @@ pub enum SinkError {
     /// Postgres failed while stopping; the uncommitted batch will be replayed.
     #[error("Postgres: {0}")]
     Postgres(#[from] sqlx::Error),
+    /// A background write panicked.
+    #[error("the Postgres writer failed: {0}")]
+    Panicked(String),
 }
 
 /// The sink's Postgres sessions, one per table so tables commit in parallel (each with the
@@ -87,20 +92,33 @@ struct Db {
     conns: Vec<Option<PgConnection>>,
 }
 
-/// The session of table `i`, connected (and its staging table created) if needed.
-async fn session<'a>(
-    url: &str,
-    ddl: &str,
+/// The session of one table, connected (and its staging table created) if needed.
+fn session<'a>(
+    url: &'a str,
+    ddl: &'a str,
     slot: &'a mut Option<PgConnection>,
-) -> Result<&'a mut PgConnection, sqlx::Error> {
-    if slot.is_none() {
-        let mut c = PgConnection::connect(url).await?;
-        sqlx::raw_sql(ddl).execute(&mut c).await?;
-        *slot = Some(c);
-    }
-    slot.as_mut().ok_or(sqlx::Error::PoolClosed)
+) -> Pin<Box<dyn Future<Output = Result<&'a mut PgConnection, sqlx::Error>> + Send + 'a>> {
+    Box::pin(async move {
+        if slot.is_none() {
+            let mut c = PgConnection::connect(url).await?;
+            sqlx::Executor::execute(&mut c, ddl).await?;
+            *slot = Some(c);
+        }
+        slot.as_mut().ok_or(sqlx::Error::PoolClosed)
+    })
 }
 
+/// A batch being written in the background.
+struct Flight {
+    handle: tokio::task::JoinHandle<(Db, Result<(), sqlx::Error>)>,
+    rows: usize,
+    started: Instant,
+}
+
+/// The rows of one table and the next offsets of its topic's partitions.
+type TableBatch = (Box<dyn Staged>, Vec<String>, Vec<i32>, Vec<i64>);
+
+#[derive(Clone)]
 struct Meters {
     rows: Counter,
     dead_letters: Counter,
@@ -122,7 +140,10 @@ struct Sink {
     staged: usize,
     dead_letters: usize,
     last_commit: Instant,
-    db: Db,
+    /// The sessions; None while a batch is in flight (the write owns them).
+    db: Option<Db>,
+    /// The batch being written while the next one is staged.
+    flight: Option<Flight>,
     publisher: Publisher,
     gaps: Gaps,
     rt: Handle,
@@ -224,88 +245,88 @@ impl Sink {
             || (!self.dirty.is_empty() && self.last_commit.elapsed() >= self.cfg.batch_interval)
     }
 
-    /// Writes the staged rows and the moved offsets in one transaction, retrying with backoff
-    /// while Postgres is unavailable; gives up only when asked to stop.
+    /// Waits for the batch in flight, if any; an error means it was given up (stopping).
+    fn land(&mut self) -> Result<(), SinkError> {
+        let Some(f) = self.flight.take() else {
+            return Ok(());
+        };
+        let (db, result) = self
+            .rt
+            .block_on(f.handle)
+            .map_err(|e| SinkError::Panicked(e.to_string()))?;
+        self.db = Some(db);
+        result?;
+        self.meters.rows.increment(f.rows as u64);
+        self.meters
+            .flush_seconds
+            .record(f.started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Hands the staged rows and their offsets to a background write (each table in one
+    /// transaction with its topic's offsets) after the previous batch has landed, so the next
+    /// batch is consumed and staged while this one is written.
     fn commit(&mut self) -> Result<(), SinkError> {
+        self.land()?;
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let started = Instant::now();
         if self.dead_letters > 0 {
             // Dead letters are durable before the offsets that pass over their records.
             self.publisher.flush()?;
             self.dead_letters = 0;
         }
-        let mut delay = Duration::from_millis(100);
-        while !self.dirty.is_empty() {
-            // Per table: its topic's moved offsets.
-            let mut offsets: Vec<(Vec<String>, Vec<i32>, Vec<i64>)> =
-                vec![Default::default(); self.tables.len()];
-            for &(index, p) in &self.dirty {
-                let o = &mut offsets[index];
-                o.0.push(self.names[index].clone());
-                o.1.push(p);
-                o.2.push(self.next[&(index, p)]);
-            }
-            let name = self.cfg.name.as_str();
-            let Db { url, ddl, conns } = &mut self.db;
-            let jobs = conns
-                .iter_mut()
-                .zip(&self.tables)
-                .zip(ddl.iter())
-                .zip(&offsets)
-                .enumerate()
-                .filter(|(_, (_, (o, _, _)))| !o.is_empty())
-                .map(|(i, (((slot, table), ddl), (t, p, o)))| {
-                    let url = url.as_str();
-                    async move {
-                        let result = async {
-                            let conn = session(url, ddl, slot).await?;
-                            commit_rows(conn, table.as_ref(), name, (t, p, o)).await
-                        }
-                        .await;
-                        if result.is_err() {
-                            *slot = None;
-                        }
-                        (i, result)
-                    }
-                });
-            let results = self.rt.block_on(join_all(jobs));
-            let mut failure = None;
-            for (i, result) in results {
-                match result {
-                    Ok(()) => {
-                        self.meters.rows.increment(self.tables[i].len() as u64);
-                        self.staged -= self.tables[i].len();
-                        self.tables[i].clear();
-                        self.dirty.retain(|&(index, _)| index != i);
-                    }
-                    Err(e) => failure = Some(e),
-                }
-            }
-            if let Some(e) = failure {
-                if self.stop.load(Ordering::Relaxed) {
-                    return Err(e.into());
-                }
-                self.meters.retries.increment(1);
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Postgres write failed; retrying.");
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
+        let mut batches: Vec<Option<TableBatch>> = (0..self.tables.len()).map(|_| None).collect();
+        for &(index, p) in &self.dirty {
+            let b = batches[index].get_or_insert_with(|| {
+                (
+                    self.tables[index].take(),
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                )
+            });
+            b.1.push(self.names[index].clone());
+            b.2.push(p);
+            b.3.push(self.next[&(index, p)]);
         }
-        self.meters
-            .flush_seconds
-            .record(started.elapsed().as_secs_f64());
+        let db = self
+            .db
+            .take()
+            .ok_or(SinkError::Panicked("no Postgres session".into()))?;
+        let (name, stop, retries) = (
+            self.cfg.name.clone(),
+            self.stop.clone(),
+            self.meters.retries.clone(),
+        );
+        self.flight = Some(Flight {
+            handle: self
+                .rt
+                .spawn(write_until_done(db, batches, name, stop, retries)),
+            rows: self.staged,
+            started: Instant::now(),
+        });
+        self.staged = 0;
+        self.dirty.clear();
         self.last_commit = Instant::now();
         Ok(())
     }
 
+    /// Commits everything staged and waits until it is in Postgres.
+    fn commit_and_wait(&mut self) -> Result<(), SinkError> {
+        self.commit()?;
+        self.land()
+    }
+
     /// The stored next offsets of `partitions` (0 for a partition never written).
     fn stored_offsets(&mut self, partitions: &[(usize, i32)]) -> Result<Vec<i64>, SinkError> {
+        self.land()?;
         let topics: Vec<String> = self.names.clone();
         let mut delay = Duration::from_millis(100);
         let stored: HashMap<(String, i32), i64> = loop {
-            let Db { url, ddl, conns } = &mut self.db;
+            let Some(Db { url, ddl, conns }) = self.db.as_mut() else {
+                return Err(SinkError::Panicked("no Postgres session".into()));
+            };
             let result = self.rt.block_on(async {
                 let conn = session(url, &ddl[0], &mut conns[0]).await?;
                 sqlx::query_as::<_, (String, i32, i64)>(
@@ -320,7 +341,7 @@ impl Sink {
             match result {
                 Ok(rows) => break rows.into_iter().map(|(t, p, o)| ((t, p), o)).collect(),
                 Err(e) => {
-                    self.db.conns[0] = None;
+                    conns[0] = None;
                     if self.stop.load(Ordering::Relaxed) {
                         return Err(e.into());
                     }
@@ -371,7 +392,7 @@ impl Sink {
         consumer: &BaseConsumer<Rebalancer>,
         partitions: &[(usize, i32)],
     ) -> Result<(), SinkError> {
-        self.commit()?;
+        self.commit_and_wait()?;
         let mut tpl = TopicPartitionList::new();
         for &(i, p) in partitions {
             self.next.remove(&(i, p));
@@ -387,29 +408,93 @@ impl Sink {
     }
 }
 
+/// Writes each table's batch on its own session until all are in, retrying failed tables with
+/// backoff; gives up (returning the last error) only when asked to stop.
+async fn write_until_done(
+    mut db: Db,
+    mut batches: Vec<Option<TableBatch>>,
+    name: String,
+    stop: Arc<AtomicBool>,
+    retries: Counter,
+) -> (Db, Result<(), sqlx::Error>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let Db { url, ddl, conns } = &mut db;
+        let mut jobs = Vec::new();
+        for ((slot, ddl), batch) in conns.iter_mut().zip(ddl.iter()).zip(batches.iter_mut()) {
+            if batch.is_some() {
+                jobs.push(write_one(url, ddl, slot, batch, &name));
+            }
+        }
+        let failure = join_all(jobs).await.into_iter().find_map(Result::err);
+        let Some(e) = failure else {
+            return (db, Ok(()));
+        };
+        if stop.load(Ordering::Relaxed) {
+            return (db, Err(e));
+        }
+        retries.increment(1);
+        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "Postgres write failed; retrying.");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Writes one table's batch on its session; forgets the batch when it is in, the session when
+/// it failed.
+fn write_one<'a>(
+    url: &'a str,
+    ddl: &'a str,
+    slot: &'a mut Option<PgConnection>,
+    batch: &'a mut Option<TableBatch>,
+    name: &'a str,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> {
+    Box::pin(async move {
+        let Some((table, t, p, o)) = batch.as_ref() else {
+            return Ok(());
+        };
+        let result = match session(url, ddl, slot).await {
+            Ok(conn) => commit_rows(conn, table.as_ref(), name, (t, p, o))
+                .await
+                .map(drop),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => *batch = None,
+            Err(_) => *slot = None,
+        }
+        result
+    })
+}
+
 /// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
 /// in one transaction on `conn`, whose staging table exists ([`Staged::stage_ddl`]).
-pub async fn commit_rows(
-    conn: &mut PgConnection,
-    table: &dyn Staged,
-    sink: &str,
-    (topics, partitions, offsets): (&[String], &[i32], &[i64]),
-) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    table.write(&mut tx).await?;
-    sqlx::query(
-        "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
-         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
-         ON CONFLICT (sink, topic, partition) DO UPDATE \
-         SET next_offset = GREATEST(sink.offsets.next_offset, EXCLUDED.next_offset), updated_at = now()",
-    )
-    .bind(sink)
-    .bind(topics)
-    .bind(partitions)
-    .bind(offsets)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await
+pub fn commit_rows<'a>(
+    conn: &'a mut PgConnection,
+    table: &'a dyn Staged,
+    sink: &'a str,
+    (topics, partitions, offsets): (&'a [String], &'a [i32], &'a [i64]),
+) -> Written<'a> {
+    // Boxed as Send: spawned writes need it, and sqlx's executor lifetimes defeat inference.
+    Box::pin(async move {
+        let mut tx = conn.begin().await?;
+        table.write(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
+             SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
+             ON CONFLICT (sink, topic, partition) DO UPDATE \
+             SET next_offset = GREATEST(sink.offsets.next_offset, EXCLUDED.next_offset), \
+                 updated_at = now()",
+        )
+        .bind(sink)
+        .bind(topics)
+        .bind(partitions)
+        .bind(offsets)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(0)
+    })
 }
 
 /// Consumer context: assignment reads the offsets from Postgres, revocation commits first.
@@ -482,11 +567,12 @@ pub fn run(
             flush_seconds: metrics::histogram!("composerp_sink_flush_seconds", &labels),
             retries: metrics::counter!("composerp_sink_retries_total", &labels),
         },
-        db: Db {
+        db: Some(Db {
             url: cfg.database_url.clone(),
             conns: (0..tables.len()).map(|_| None).collect(),
             ddl,
-        },
+        }),
+        flight: None,
         cfg: cfg.clone(),
         codec,
         tables,
@@ -569,8 +655,8 @@ pub fn run(
     let stopping = {
         let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
         if result.is_ok() {
-            // One attempt: with Postgres down the batch is replayed after the restart.
-            s.commit()
+            // Stopping: a failed write is given up and replayed after the restart.
+            s.commit_and_wait()
         } else {
             Ok(())
         }

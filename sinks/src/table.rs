@@ -66,7 +66,7 @@ impl Rejected {
 }
 
 /// Rows of one table waiting for the next commit.
-pub trait Staged: Send {
+pub trait Staged: Send + Sync {
     /// The topic id this table reads.
     fn topic(&self) -> &'static str;
     /// The table written.
@@ -86,9 +86,11 @@ pub trait Staged: Send {
     fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c>;
     /// Forgets the staged rows after a commit.
     fn clear(&mut self);
+    /// Moves the staged rows out (to be written while new ones are staged here).
+    fn take(&mut self) -> Box<dyn Staged>;
 }
 
-/// The number of rows a write inserted or replaced.
+/// A write in flight: the number of rows it inserted or replaced, where it counts them.
 pub type Written<'c> = Pin<Box<dyn Future<Output = Result<u64, sqlx::Error>> + Send + 'c>>;
 
 /// The [`Staged`] rows of table `T`, in COPY text format.
@@ -209,5 +211,15 @@ impl<T: Table> Staged for Batch<T> {
     fn clear(&mut self) {
         self.text.clear();
         self.rows = 0;
+    }
+
+    fn take(&mut self) -> Box<dyn Staged> {
+        Box::new(Batch::<T> {
+            text: std::mem::take(&mut self.text),
+            rows: std::mem::take(&mut self.rows),
+            copy: self.copy.clone(),
+            upsert: self.upsert.clone(),
+            _t: PhantomData,
+        })
     }
 }

@@ -185,6 +185,12 @@ pub struct ApiServeArgs {
     /// Postgres as the API role; unset means DATABASE_URL with the user composerp_api.
     #[arg(long, env = "API_DATABASE_URL", hide_env_values = true)]
     pub api_database_url: Option<String>,
+    /// Requests per second per caller (token subject or API key); twice that as a burst.
+    #[arg(long, env = "COMPOSERP_API_RATE_PER_CALLER", default_value_t = 100)]
+    pub rate_per_caller: u32,
+    /// Requests per second per tenant, all callers together; twice that as a burst.
+    #[arg(long, env = "COMPOSERP_API_RATE_PER_TENANT", default_value_t = 1000)]
+    pub rate_per_tenant: u32,
     /// Token verification.
     #[command(flatten)]
     pub jwt: JwtArgs,

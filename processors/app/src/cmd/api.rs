@@ -6,6 +6,7 @@ use anyhow::Context;
 use composerp_api::{
     AppState,
     auth::{AuthConfig, Authenticator, Role},
+    limit::{Limiter, RateLimits},
 };
 use sqlx::postgres::PgPoolOptions;
 
@@ -59,7 +60,7 @@ pub fn api_database_url(database_url: &str) -> anyhow::Result<String> {
 }
 
 /// The API's state: a pool as `composerp_api` and the token verifier.
-pub async fn state(url: &str, jwt: &JwtArgs) -> anyhow::Result<AppState> {
+pub async fn state(url: &str, jwt: &JwtArgs, limits: RateLimits) -> anyhow::Result<AppState> {
     let auth = Authenticator::new(&auth_config(jwt).await?)
         .context("COMPOSERP_JWT_HS256_SECRET / COMPOSERP_JWKS")?;
     let pool = PgPoolOptions::new()
@@ -71,6 +72,7 @@ pub async fn state(url: &str, jwt: &JwtArgs) -> anyhow::Result<AppState> {
     Ok(AppState {
         pool,
         auth: Arc::new(auth),
+        limits: Arc::new(Limiter::new(limits)),
     })
 }
 
@@ -79,7 +81,11 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
         Some(u) => u,
         None => api_database_url(&settings.database_url)?,
     };
-    let state = state(&url, &args.jwt).await?;
+    let limits = RateLimits {
+        per_caller: args.rate_per_caller,
+        per_tenant: args.rate_per_tenant,
+    };
+    let state = state(&url, &args.jwt, limits).await?;
     let recorder = super::metrics::install()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

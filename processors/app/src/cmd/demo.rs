@@ -339,7 +339,12 @@ async fn serve_api(url: &str, tenant: &str) -> anyhow::Result<()> {
             jwt_audience: "composerp".into(),
             jwt_issuer: None,
         };
-    let state = super::api::state(&super::api::api_database_url(url)?, &jwt).await?;
+    let state = super::api::state(
+        &super::api::api_database_url(url)?,
+        &jwt,
+        composerp_api::limit::RateLimits::default(),
+    )
+    .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let server =
