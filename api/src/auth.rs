@@ -51,6 +51,9 @@ pub enum AuthError {
     /// No Authorization or X-Api-Key header.
     #[error("credentials required: a bearer token or an X-Api-Key header")]
     Missing,
+    /// Both a bearer token and an API key: which one speaks is ambiguous.
+    #[error("send either a bearer token or an X-Api-Key header, not both")]
+    Both,
     /// The token is not acceptable: bad signature, expired, wrong audience, issuer or algorithm.
     #[error("invalid token: {0}")]
     Token(String),

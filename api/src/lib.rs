@@ -116,7 +116,8 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let result = match (bearer, api_key) {
-        (Some(token), _) => state.auth.verify(&token),
+        (Some(_), Some(_)) => Err(AuthError::Both),
+        (Some(token), None) => state.auth.verify(&token),
         (None, Some(key)) => api_key_principal(&state.pool, &key).await,
         (None, None) => Err(AuthError::Missing),
     };

@@ -4,7 +4,10 @@
 use axum::{Json, Router, routing::get};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        ContentBuilder, Ref, ResponseBuilder,
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 
 use crate::{
@@ -40,8 +43,48 @@ pub struct ApiDoc;
 
 struct Security;
 
+/// The refusals every `/v1` operation can answer with, as problem documents.
+const REFUSALS: [(&str, &str); 5] = [
+    ("400", "Malformed parameter"),
+    ("401", "No valid credentials"),
+    ("403", "The credentials lack the role"),
+    ("404", "No such resource for this tenant"),
+    ("429", "Rate limit exceeded; see Retry-After"),
+];
+
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (code, description) in REFUSALS {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/problem+json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("Problem")))
+                                        .build(),
+                                )
+                                .into()
+                        });
+                }
+            }
+        }
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",

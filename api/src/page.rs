@@ -47,9 +47,10 @@ pub fn encode_cursor<K: Serialize>(key: &K) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
-/// The key inside a cursor; a 400 problem when it was not made by [`encode_cursor`] for `K`.
+/// The key inside a cursor (an empty one starts at the beginning); a 400 problem when it was
+/// not made by [`encode_cursor`] for `K`.
 pub fn decode_cursor<K: DeserializeOwned>(cursor: Option<&str>) -> Result<Option<K>, Problem> {
-    let Some(c) = cursor else {
+    let Some(c) = cursor.filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
     URL_SAFE_NO_PAD
@@ -71,6 +72,16 @@ pub fn limit(requested: Option<i64>) -> Result<i64, Problem> {
     }
 }
 
+/// Text in Postgres cannot hold NUL: refuse it up front instead of failing the query.
+fn refuse_nul(raw: &str) -> Result<(), Problem> {
+    if raw.contains("%00") || raw.contains('\0') {
+        return Err(Problem::bad_request(
+            "parameters cannot contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
 /// Query parameters; malformed ones are a 400 problem naming the parameter.
 pub struct Params<T>(pub T);
 
@@ -78,6 +89,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_nul(parts.uri.query().unwrap_or_default())?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(t)| Params(t))
@@ -92,6 +104,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Segment
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        refuse_nul(parts.uri.path())?;
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(t)| Segments(t))

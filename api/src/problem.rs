@@ -115,6 +115,11 @@ impl IntoResponse for Problem {
 impl From<sqlx::Error> for Problem {
     fn from(e: sqlx::Error) -> Self {
         match e {
+            // Data exceptions (class 22): a value the database cannot take came from the request.
+            sqlx::Error::Database(ref d) if d.code().is_some_and(|c| c.starts_with("22")) => {
+                tracing::info!(error = %e, "Query refused a parameter.");
+                Problem::bad_request("a parameter holds a value the database cannot take")
+            }
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %e, "Postgres unavailable.");
                 Problem::unavailable("the database is unavailable; retry shortly")

@@ -259,6 +259,8 @@ async fn bad_input_is_a_problem_never_a_500() -> anyhow::Result<()> {
         "/v1/positions/s1/i1/ledger?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
         "/v1/low-stock-events?cursor=eyJ4IjoxfQ",
         "/v1/items?active=perhaps",
+        "/v1/positions?location_id=s%00",
+        "/v1/items/i%001",
     ] {
         let (status, body, content_type) = api.get(path, h).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");

@@ -94,12 +94,14 @@ pub struct Supplier {
 /// Filters and page of a catalog list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CatalogParams {
     /// Only active (true) or inactive (false) entries.
     pub active: Option<bool>,
     /// Items: only this category. Locations: only this type. Suppliers: only this currency.
     pub kind: Option<String>,
     /// Rows per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -54,12 +54,14 @@ pub struct LedgerEntry {
 /// Time range and page of ledger entries.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntryParams {
     /// Entries at or after this instant (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Entries before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Rows per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -136,12 +138,14 @@ pub struct LowStockEvent {
 /// Filters of the low-stock list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LowStockParams {
     /// Only this location.
     pub location_id: Option<String>,
     /// Only this item.
     pub item_id: Option<String>,
     /// Rows per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -71,6 +71,7 @@ const COLUMNS: &str = "location_id, item_id, sequence, on_hand, on_order, in_tra
 /// Filters of the position list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only this location.
     pub location_id: Option<String>,
@@ -83,6 +84,7 @@ pub struct ListParams {
     #[serde(default)]
     pub negative: bool,
     /// Rows per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -141,6 +141,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run a processor (or `all`) until SIGINT or SIGTERM.
     Run(RunArgs),
+    /// Apply the Postgres migrations to DATABASE_URL (the sinks do it at start too).
+    Migrate,
     /// Materialize the output topics into Postgres until SIGINT or SIGTERM.
     Sink(SinkArgs),
     /// Serve the read API, or mint a token for local use.

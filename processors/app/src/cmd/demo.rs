@@ -302,9 +302,7 @@ async fn demo_database(url: &str, external: bool) -> Option<String> {
             demo.set_path("composerp_demo");
             demo.to_string()
         };
-        let pool = sqlx::PgPool::connect(&url).await?;
-        composerp_sinks::migrate(&pool).await?;
-        pool.close().await;
+        super::migrate::apply(&url).await?;
         anyhow::Ok(url)
     }
     .await;

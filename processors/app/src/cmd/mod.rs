@@ -4,6 +4,7 @@ mod api;
 mod demo;
 mod generate;
 mod metrics;
+mod migrate;
 mod produce;
 mod run;
 mod schemas;
@@ -32,6 +33,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Tail(a) => tail::run(a, &settings).await,
         Command::Generate(a) => generate::run(a, &settings).await,
         Command::Run(a) => run::run(a, &settings).await,
+        Command::Migrate => migrate::run(&settings).await,
         Command::Sink(a) => sink::run(a, &settings).await,
         Command::Api(c) => api::run(c, &settings).await,
         Command::Demo(a) => demo::run(a, settings).await,

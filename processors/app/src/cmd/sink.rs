@@ -20,13 +20,7 @@ pub async fn run(args: SinkArgs, settings: &Settings) -> anyhow::Result<ExitCode
         }
         tables.retain(|t| args.tables.iter().any(|a| a == t.table()));
     }
-    let pool = sqlx::PgPool::connect(&settings.database_url)
-        .await
-        .context("connecting to DATABASE_URL")?;
-    composerp_sinks::migrate(&pool)
-        .await
-        .context("migrating the database")?;
-    pool.close().await;
+    super::migrate::apply(&settings.database_url).await?;
     let codec = super::codec(settings).await?;
     let recorder = super::metrics::install()?;
     super::metrics::expose(args.metrics_addr, recorder).await?;
