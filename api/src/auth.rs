@@ -181,7 +181,7 @@ impl Authenticator {
         let c = data.claims;
         let tenant = c
             .tenant_id
-            .filter(|t| !t.is_empty())
+            .filter(|t| valid_tenant(t))
             .ok_or(AuthError::NoRole)?;
         let role = c
             .roles
@@ -195,6 +195,13 @@ impl Authenticator {
             role,
         })
     }
+}
+
+/// Whether `t` is a tenant id: 1 to 64 of `[A-Za-z0-9_-]`.
+pub fn valid_tenant(t: &str) -> bool {
+    (1..=64).contains(&t.len())
+        && t.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
 /// An API key as presented: `ck_<key id>.<secret>`.
@@ -284,6 +291,12 @@ mod tests {
             SECRET,
         );
         assert_eq!(a.verify(&no_role), Err(AuthError::NoRole));
+        let odd_tenant = token(
+            serde_json::json!({"sub": "ann", "aud": "composerp", "exp": exp(60),
+                               "tenant_id": "acme'; --", "roles": ["admin"]}),
+            SECRET,
+        );
+        assert_eq!(a.verify(&odd_tenant), Err(AuthError::NoRole));
         assert!(a.verify("not.a.token").is_err());
     }
 

@@ -49,14 +49,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A transaction scoped to `tenant` by row-level security.
+    /// A read-only transaction scoped to `tenant` by row-level security, begun in one round trip.
     pub async fn tenant_tx(&self, tenant: &str) -> Result<Transaction<'static, Postgres>, Problem> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await?;
-        Ok(tx)
+        // Tenant ids are [A-Za-z0-9_-]{1,64} (checked at authentication), so the literal is safe.
+        if !auth::valid_tenant(tenant) {
+            return Err(Problem::forbidden("invalid tenant id"));
+        }
+        Ok(self
+            .pool
+            .begin_with(format!(
+                "BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant}', true)"
+            ))
+            .await?)
     }
 }
 
@@ -163,6 +167,9 @@ async fn api_key_principal(pool: &PgPool, key: &str) -> Result<Principal, AuthEr
                 AuthError::ApiKey
             })?;
     let (tenant, role, hash) = row.ok_or(AuthError::ApiKey)?;
+    if !auth::valid_tenant(&tenant) {
+        return Err(AuthError::NoRole);
+    }
     if !auth::api_key_matches(secret, &hash) {
         return Err(AuthError::ApiKey);
     }

@@ -3,7 +3,7 @@
 use axum::{Extension, Json, Router, extract::State, routing::get};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, postgres::PgRow};
+use sqlx::{FromRow, Postgres, QueryBuilder, postgres::PgRow};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -148,25 +148,29 @@ where
     require(p, Role::Viewer)?;
     let limit = limit(q.limit)?;
     let after: Option<String> = decode_cursor(q.cursor.as_deref())?;
+    // Only the filters given, so every variant gets its own good plan.
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {} FROM {} WHERE tenant_id = ",
+        t.columns, t.name
+    ));
+    sql.push_bind(&p.tenant);
+    if let Some(active) = q.active {
+        sql.push(" AND active = ").push_bind(active);
+    }
+    if let Some(kind) = &q.kind {
+        sql.push(format!(" AND {} = ", t.kind)).push_bind(kind);
+    }
+    if let Some(after) = after {
+        sql.push(format!(" AND (tenant_id, {}) > (", t.id))
+            .push_bind(&p.tenant)
+            .push(", ")
+            .push_bind(after)
+            .push(")");
+    }
+    sql.push(format!(" ORDER BY {} LIMIT ", t.id))
+        .push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows = sqlx::query_as(&format!(
-        "SELECT {cols} FROM {table} WHERE tenant_id = $1 \
-           AND ($2::bool IS NULL OR active = $2) \
-           AND ($3::text IS NULL OR {kind} = $3) \
-           AND ($4::text IS NULL OR {id} > $4) \
-         ORDER BY {id} LIMIT $5",
-        cols = t.columns,
-        table = t.name,
-        kind = t.kind,
-        id = t.id
-    ))
-    .bind(&p.tenant)
-    .bind(q.active)
-    .bind(&q.kind)
-    .bind(after)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows = sql.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows)
 }

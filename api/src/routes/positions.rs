@@ -9,6 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -106,28 +107,37 @@ pub async fn list(
     require(&p, Role::Viewer)?;
     let limit = limit(q.limit)?;
     let after: Option<(String, String)> = decode_cursor(q.cursor.as_deref())?;
-    let (after_location, after_item) = after.unzip();
+    // Only the filters given, so every variant gets its own good plan (a generic plan of
+    // "$2 IS NULL OR location_id = $2" scans the whole tenant).
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT {COLUMNS} FROM inventory.positions WHERE tenant_id = "
+    ));
+    sql.push_bind(&p.tenant);
+    if let Some(l) = &q.location_id {
+        sql.push(" AND location_id = ").push_bind(l);
+    }
+    if let Some(i) = &q.item_id {
+        sql.push(" AND item_id = ").push_bind(i);
+    }
+    if q.below_reorder_point {
+        sql.push(" AND available < reorder_point");
+    }
+    if q.negative {
+        sql.push(" AND negative_on_hand");
+    }
+    if let Some((l, i)) = after {
+        sql.push(" AND (tenant_id, location_id, item_id) > (")
+            .push_bind(&p.tenant)
+            .push(", ")
+            .push_bind(l)
+            .push(", ")
+            .push_bind(i)
+            .push(")");
+    }
+    sql.push(" ORDER BY location_id, item_id LIMIT ")
+        .push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows: Vec<Position> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM inventory.positions \
-         WHERE tenant_id = $1 \
-           AND ($2::text IS NULL OR location_id = $2) \
-           AND ($3::text IS NULL OR item_id = $3) \
-           AND (NOT $4 OR available < reorder_point) \
-           AND (NOT $5 OR negative_on_hand) \
-           AND ($6::text IS NULL OR (location_id, item_id) > ($6, $7)) \
-         ORDER BY location_id, item_id LIMIT $8"
-    ))
-    .bind(&p.tenant)
-    .bind(&q.location_id)
-    .bind(&q.item_id)
-    .bind(q.below_reorder_point)
-    .bind(q.negative)
-    .bind(after_location)
-    .bind(after_item)
-    .bind(limit + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<Position> = sql.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(Json(Page::of(rows, limit, |r| {
         (r.location_id.clone(), r.item_id.clone())
