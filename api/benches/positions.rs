@@ -110,6 +110,7 @@ async fn main() -> anyhow::Result<()> {
             per_caller: 1_000_000,
             per_tenant: 1_000_000,
         })),
+        events: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

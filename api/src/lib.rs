@@ -5,6 +5,7 @@
 //! - [`problem`]: every error as RFC 9457 `application/problem+json`.
 //! - [`page`]: keyset pagination with opaque cursors, and query/path extractors whose
 //!   refusals are problems too.
+//! - [`publish`]: writes become events on their topics; the sinks materialize them.
 //! - [`routes`]: one module per resource.
 //! - [`openapi`]: the OpenAPI 3.1 document generated from the handlers (`/openapi.json`).
 //!
@@ -17,6 +18,7 @@ pub mod limit;
 pub mod openapi;
 pub mod page;
 pub mod problem;
+pub mod publish;
 pub mod routes;
 
 use std::{sync::Arc, time::Instant};
@@ -46,6 +48,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Rate limits.
     pub limits: Arc<Limiter>,
+    /// Where writes are published; None answers writes with 503.
+    pub events: Option<Arc<publish::Events>>,
 }
 
 impl AppState {

@@ -14,7 +14,7 @@ use crate::{
     AppState,
     page::Page,
     problem::Problem,
-    routes::{catalog, health, ledger, positions},
+    routes::{catalog, health, ledger, positions, writes},
 };
 
 /// The document.
@@ -26,6 +26,7 @@ use crate::{
         positions::list, positions::one, ledger::entries, ledger::low_stock,
         catalog::items, catalog::item, catalog::locations, catalog::location,
         catalog::suppliers, catalog::supplier,
+        writes::put_item, writes::put_location, writes::put_supplier,
     ),
     components(schemas(
         Problem,
@@ -35,6 +36,7 @@ use crate::{
         catalog::Item, Page<catalog::Item>,
         catalog::Location, Page<catalog::Location>,
         catalog::Supplier, Page<catalog::Supplier>,
+        writes::ItemWrite, writes::LocationWrite, writes::SupplierWrite, writes::Accepted,
     )),
     modifiers(&Security),
     tags((name = "positions"), (name = "catalog"), (name = "health")),

@@ -62,6 +62,25 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)
     }
 
+    /// 415: the body is not JSON.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            detail,
+        )
+    }
+
+    /// 422: well-formed, but a value breaks a rule (the pointer names it).
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-value", detail)
+    }
+
+    /// 503 when writes are not configured here (no broker).
+    pub fn writes_disabled() -> Self {
+        Self::unavailable("writes are not enabled on this API (no KAFKA_BROKERS)")
+    }
+
     /// 429: over the rate limit.
     pub fn too_many_requests(retry_after: u64) -> Self {
         let mut p = Self::new(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, Postgres, QueryBuilder, postgres::PgRow};
 use utoipa::{IntoParams, ToSchema};
 
+use super::writes;
 use crate::{
     AppState,
     auth::{Principal, Role},
@@ -14,15 +15,21 @@ use crate::{
     require,
 };
 
-/// Catalog routes.
+/// Catalog routes: reads, and the writes of [`writes`].
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/items", get(items))
-        .route("/v1/items/{item_id}", get(item))
+        .route("/v1/items/{item_id}", get(item).put(writes::put_item))
         .route("/v1/locations", get(locations))
-        .route("/v1/locations/{location_id}", get(location))
+        .route(
+            "/v1/locations/{location_id}",
+            get(location).put(writes::put_location),
+        )
         .route("/v1/suppliers", get(suppliers))
-        .route("/v1/suppliers/{supplier_id}", get(supplier))
+        .route(
+            "/v1/suppliers/{supplier_id}",
+            get(supplier).put(writes::put_supplier),
+        )
 }
 
 /// An item of the item master.

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod health;
 pub mod ledger;
 pub mod positions;
+pub mod writes;
 
 use axum::Router;
 

@@ -7,7 +7,10 @@ use composerp_api::{
     AppState,
     auth::{AuthConfig, Authenticator, Role},
     limit::{Limiter, RateLimits},
+    publish::Events,
 };
+use composerp_events::Codec;
+use composerp_runtime::KafkaSettings;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::cli::{ApiCommand, ApiServeArgs, JwtArgs, Settings};
@@ -60,7 +63,13 @@ pub fn api_database_url(database_url: &str) -> anyhow::Result<String> {
 }
 
 /// The API's state: a pool as `composerp_api` and the token verifier.
-pub async fn state(url: &str, jwt: &JwtArgs, limits: RateLimits) -> anyhow::Result<AppState> {
+pub async fn state(
+    url: &str,
+    jwt: &JwtArgs,
+    limits: RateLimits,
+    kafka: &KafkaSettings,
+    codec: Codec,
+) -> anyhow::Result<AppState> {
     let auth = Authenticator::new(&auth_config(jwt).await?)
         .context("COMPOSERP_JWT_HS256_SECRET / COMPOSERP_JWKS")?;
     let pool = PgPoolOptions::new()
@@ -73,6 +82,9 @@ pub async fn state(url: &str, jwt: &JwtArgs, limits: RateLimits) -> anyhow::Resu
         pool,
         auth: Arc::new(auth),
         limits: Arc::new(Limiter::new(limits)),
+        events: Some(Arc::new(
+            Events::new(kafka, codec).context("creating the Kafka producer for writes")?,
+        )),
     })
 }
 
@@ -85,7 +97,8 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
         per_caller: args.rate_per_caller,
         per_tenant: args.rate_per_tenant,
     };
-    let state = state(&url, &args.jwt, limits).await?;
+    let codec = super::codec(settings).await?;
+    let state = state(&url, &args.jwt, limits, &settings.kafka, codec).await?;
     let recorder = super::metrics::install()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -153,7 +153,7 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
                 .map(|(t, _, _)| t.clone())
                 .min()
                 .unwrap_or_default();
-            serve_api(url, &tenant).await?;
+            serve_api(url, &tenant, &settings.kafka, &codec).await?;
         }
     }
     if args.external {
@@ -326,7 +326,12 @@ async fn demo_database(url: &str, external: bool) -> Option<String> {
 
 /// Serves the API on the demo database, shows a token and a few requests with their answers,
 /// and keeps serving until Ctrl-C when run from a terminal.
-async fn serve_api(url: &str, tenant: &str) -> anyhow::Result<()> {
+async fn serve_api(
+    url: &str,
+    tenant: &str,
+    kafka: &composerp_runtime::KafkaSettings,
+    codec: &Codec,
+) -> anyhow::Result<()> {
     use std::io::IsTerminal;
     let jwt =
         JwtArgs {
@@ -341,6 +346,8 @@ async fn serve_api(url: &str, tenant: &str) -> anyhow::Result<()> {
         &super::api::api_database_url(url)?,
         &jwt,
         composerp_api::limit::RateLimits::default(),
+        kafka,
+        codec.clone(),
     )
     .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
