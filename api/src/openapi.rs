@@ -14,7 +14,7 @@ use crate::{
     AppState,
     page::Page,
     problem::Problem,
-    routes::{catalog, health, ledger, positions, writes},
+    routes::{catalog, health, ledger, positions, rules, writes},
 };
 
 /// The document.
@@ -27,6 +27,7 @@ use crate::{
         catalog::items, catalog::item, catalog::locations, catalog::location,
         catalog::suppliers, catalog::supplier,
         writes::put_item, writes::put_location, writes::put_supplier,
+        rules::list, rules::one, rules::put_rule,
     ),
     components(schemas(
         Problem,
@@ -37,9 +38,10 @@ use crate::{
         catalog::Location, Page<catalog::Location>,
         catalog::Supplier, Page<catalog::Supplier>,
         writes::ItemWrite, writes::LocationWrite, writes::SupplierWrite, writes::Accepted,
+        rules::Rule, Page<rules::Rule>, rules::RuleWrite,
     )),
     modifiers(&Security),
-    tags((name = "positions"), (name = "catalog"), (name = "health")),
+    tags((name = "positions"), (name = "catalog"), (name = "replenishment"), (name = "health")),
 )]
 pub struct ApiDoc;
 

@@ -172,6 +172,13 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .execute(&db.pool)
         .await?;
         sqlx::query(
+            "INSERT INTO replenishment.rules VALUES ($1, 's1', 'i1', 'sup1', 'MIN_MAX', NULL, \
+             NULL, 5, 20, 0.95, '{}', 0, false, true, NULL, gen_random_uuid(), now())",
+        )
+        .bind(tenant)
+        .execute(&db.pool)
+        .await?;
+        sqlx::query(
             "INSERT INTO catalog.suppliers VALUES ($1, 'sup1', 'Supplier', 'a@b.example', \
              NULL, 'EUR', true, NULL, gen_random_uuid(), now())",
         )
@@ -183,13 +190,14 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
 }
 
 /// Every list endpoint with the number of rows one tenant has.
-const LISTS: [(&str, usize); 6] = [
+const LISTS: [(&str, usize); 7] = [
     ("/v1/positions", 3),
     ("/v1/positions/s1/i1/ledger", 1),
     ("/v1/low-stock-events", 1),
     ("/v1/items", 3),
     ("/v1/locations", 1),
     ("/v1/suppliers", 1),
+    ("/v1/rules", 1),
 ];
 
 #[tokio::test]
@@ -208,6 +216,7 @@ async fn every_endpoint_shows_the_callers_tenant_only() -> anyhow::Result<()> {
             "/v1/items/i2",
             "/v1/locations/s1",
             "/v1/suppliers/sup1",
+            "/v1/rules/s1/i1",
         ] {
             let (status, body, _) = api.get(path, Some(("authorization", &auth))).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -518,6 +527,45 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    for (payload, pointer) in [
+        (
+            r#"{"supplier_id": "sup9", "policy": "MIN_MAX", "min_qty": 9, "max_qty": 3}"#,
+            "/max_qty",
+        ),
+        (
+            r#"{"supplier_id": "sup9", "policy": "MIN_MAX"}"#,
+            "/min_qty",
+        ),
+        (
+            r#"{"supplier_id": "sup9", "policy": "R_S", "order_days": []}"#,
+            "/order_days",
+        ),
+        (
+            r#"{"supplier_id": "sup9", "policy": "S_Q"}"#,
+            "/order_quantity",
+        ),
+        (
+            r#"{"supplier_id": "sup9", "policy": "S_Q", "order_quantity": 5, "service_level": 1.0}"#,
+            "/service_level",
+        ),
+    ] {
+        let (status, body) = api.put("/v1/rules/s9/i9", &planner, payload, true).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{payload}: {body}"
+        );
+        assert_eq!(body["pointer"], pointer, "{payload}: {body}");
+    }
+    let (status, body) = api
+        .put(
+            "/v1/rules/s9/i9",
+            &planner,
+            r#"{"supplier_id": "sup9", "policy": "R_S", "order_days": ["MON", "THU"]}"#,
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let (status, body) = api.put("/v1/suppliers/sup9", &planner, good, true).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let (status, body) = api
@@ -579,6 +627,6 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
     )
     .fetch_one(&api.db.pool)
     .await?;
-    assert_eq!(writes, 2, "both writes audited, without the contact data");
+    assert_eq!(writes, 3, "every write audited, without the contact data");
     Ok(())
 }

@@ -91,6 +91,15 @@ impl<'a> Row<'a> {
         self.opt_text(field, v)
     }
 
+    /// A text[] column of plain words (enum symbols): `{A,B}`.
+    pub fn words(&mut self, v: &[&str]) -> &mut Self {
+        self.sep();
+        self.buf.push('{');
+        self.buf.push_str(&v.join(","));
+        self.buf.push('}');
+        self
+    }
+
     /// NULL.
     pub fn null(&mut self) -> &mut Self {
         self.sep();

@@ -1,13 +1,15 @@
 //! Composerp's Postgres sinks: every output topic materialized into tables for the read API and
 //! BI tools.
 //!
-//! - `migrations/`: the schemas (`sink`, `catalog`, `inventory`, `audit`, `bi`), the roles the
-//!   API and BI readers connect as, and row-level security per tenant; applied by [`migrate`].
+//! - `migrations/`: the schemas (`sink`, `catalog`, `inventory`, `audit`, `bi`, `auth`,
+//!   `replenishment`), the roles the API and BI readers connect as, and row-level security per
+//!   tenant; applied by [`migrate`].
 //! - [`table`]: the [`Table`](table::Table) a table family implements (topic, columns, key,
 //!   which version wins) and the COPY-staged batch that upserts it.
 //! - [`copy`]: rows in COPY text format.
-//! - [`inventory`], [`catalog`]: the tables, one module per family.
-//! - [`sink`]: the consumer loop that commits rows and offsets in one transaction.
+//! - [`inventory`], [`catalog`], [`replenishment`]: the tables, one module per family.
+//! - [`sink`]: the consumer loop that commits rows with their offsets, one transaction per
+//!   table and batch.
 //! - [`testing`]: a fresh migrated database per test.
 //!
 //! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`].
@@ -15,6 +17,7 @@
 pub mod catalog;
 pub mod copy;
 pub mod inventory;
+pub mod replenishment;
 pub mod sink;
 pub mod table;
 pub mod testing;
@@ -40,5 +43,6 @@ pub fn tables() -> Vec<Box<dyn Staged>> {
         Box::new(Batch::<catalog::Locations>::default()),
         Box::new(Batch::<catalog::Suppliers>::default()),
         Box::new(Batch::<catalog::SupplierItems>::default()),
+        Box::new(Batch::<replenishment::Rules>::default()),
     ]
 }

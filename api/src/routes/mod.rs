@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod health;
 pub mod ledger;
 pub mod positions;
+pub mod rules;
 pub mod writes;
 
 use axum::Router;
@@ -16,4 +17,5 @@ pub fn v1() -> Router<AppState> {
         .merge(positions::routes())
         .merge(ledger::routes())
         .merge(catalog::routes())
+        .merge(rules::routes())
 }

@@ -61,7 +61,8 @@ fn text(field: &str, v: &str, max: usize) -> Result<(), Problem> {
     Ok(())
 }
 
-fn id(field: &str, v: &str) -> Result<(), Problem> {
+/// Checks an id from the path or body: 1 to 64 of `[A-Za-z0-9._-]`.
+pub(crate) fn id(field: &str, v: &str) -> Result<(), Problem> {
     let ok = (1..=64).contains(&v.len())
         && v.bytes()
             .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(&c));
@@ -76,7 +77,7 @@ fn id(field: &str, v: &str) -> Result<(), Problem> {
 
 /// Checks custom attributes: a JSON object valid against the tenant's schema for `entity`
 /// (`catalog.tenants.attribute_schemas`), if it has one. Returns them as JSON text.
-async fn attributes(
+pub(crate) async fn attributes(
     state: &AppState,
     p: &Principal,
     entity: &str,
@@ -112,7 +113,7 @@ async fn attributes(
 }
 
 /// Publishes, audits and answers 202.
-async fn accept<E: composerp_events::Event>(
+pub(crate) async fn accept<E: composerp_events::Event>(
     state: &AppState,
     p: &Principal,
     headers: &HeaderMap,
