@@ -6,6 +6,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Serialize, de::DeserializeOwned};
+use sqlx::{Postgres, QueryBuilder};
 use utoipa::ToSchema;
 
 use crate::problem::Problem;
@@ -80,6 +81,27 @@ fn refuse_nul(raw: &str) -> Result<(), Problem> {
         ));
     }
     Ok(())
+}
+
+/// Ends a query of rows keyed (tenant_id, location_id, item_id): after the cursor's key, in key
+/// order, one row more than `limit` (so [`Page::of`] knows whether more follow).
+pub fn by_location_item(
+    sql: &mut QueryBuilder<'_, Postgres>,
+    tenant: &str,
+    after: Option<(String, String)>,
+    limit: i64,
+) {
+    if let Some((location, item)) = after {
+        sql.push(" AND (tenant_id, location_id, item_id) > (")
+            .push_bind(tenant.to_owned())
+            .push(", ")
+            .push_bind(location)
+            .push(", ")
+            .push_bind(item)
+            .push(")");
+    }
+    sql.push(" ORDER BY location_id, item_id LIMIT ")
+        .push_bind(limit + 1);
 }
 
 /// Query parameters; malformed ones are a 400 problem naming the parameter.

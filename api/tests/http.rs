@@ -79,6 +79,17 @@ impl Api {
         )
     }
 
+    /// A PUT of `payload` must be a 422 problem pointing at `pointer`.
+    async fn refused_at(&self, path: &str, auth: &str, payload: &str, pointer: &str) {
+        let (status, body) = self.put(path, auth, payload, true).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{payload}: {body}"
+        );
+        assert_eq!(body["pointer"], pointer, "{payload}: {body}");
+    }
+
     async fn get(&self, path: &str, auth: Option<(&str, &str)>) -> (StatusCode, Value, String) {
         let mut req = Request::get(path);
         if let Some((name, value)) = auth {
@@ -503,13 +514,8 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
             "/contact_email",
         ),
     ] {
-        let (status, body) = api.put("/v1/suppliers/sup9", &planner, payload, true).await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{payload}: {body}"
-        );
-        assert_eq!(body["pointer"], pointer, "{payload}: {body}");
+        api.refused_at("/v1/suppliers/sup9", &planner, payload, pointer)
+            .await;
     }
     let (status, _) = api
         .put("/v1/suppliers/sup9", &planner, "{not json", true)
@@ -549,13 +555,8 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
             "/service_level",
         ),
     ] {
-        let (status, body) = api.put("/v1/rules/s9/i9", &planner, payload, true).await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{payload}: {body}"
-        );
-        assert_eq!(body["pointer"], pointer, "{payload}: {body}");
+        api.refused_at("/v1/rules/s9/i9", &planner, payload, pointer)
+            .await;
     }
     let (status, body) = api
         .put(

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     AppState,
     auth::{Principal, Role},
-    page::{Page, Params, Segments, decode_cursor, limit},
+    page::{Page, Params, Segments, by_location_item, decode_cursor, limit},
     problem::{ApiResult, Problem},
     require,
 };
@@ -125,17 +125,7 @@ pub async fn list(
     if q.negative {
         sql.push(" AND negative_on_hand");
     }
-    if let Some((l, i)) = after {
-        sql.push(" AND (tenant_id, location_id, item_id) > (")
-            .push_bind(&p.tenant)
-            .push(", ")
-            .push_bind(l)
-            .push(", ")
-            .push_bind(i)
-            .push(")");
-    }
-    sql.push(" ORDER BY location_id, item_id LIMIT ")
-        .push_bind(limit + 1);
+    by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Position> = sql.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
