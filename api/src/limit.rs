@@ -6,10 +6,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
 };
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock, DefaultClock},
-};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use crate::{auth::Principal, problem::Problem};
 
@@ -61,7 +58,8 @@ impl Limiter {
             self.callers.retain_recent();
             self.tenants.retain_recent();
         }
-        let now = DefaultClock::default().now();
+        // The limiter's own clock: a new one per call would calibrate itself every time.
+        let now = self.callers.clock().now();
         let refused = self
             .callers
             .check_key(&format!("{}\u{0}{}", p.tenant, p.subject))
