@@ -24,6 +24,7 @@ use composerp_runtime::{
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::Rejoin,
+    lag::Lag,
 };
 use composerp_topics::TopicCatalog;
 use futures_util::future::join_all;
@@ -589,6 +590,26 @@ pub fn run(
         stop: stop.clone(),
         failed: None,
     }));
+    let lag = {
+        let (kafka, sink, stop) = (kafka.clone(), sink.clone(), stop.clone());
+        let lag = Lag {
+            metric: "composerp_sink_consumer_lag_records",
+            label: ("sink", cfg.name.clone()),
+        };
+        std::thread::Builder::new()
+            .name(format!("sink-{}-lag", cfg.name))
+            .spawn(move || {
+                let positions = || {
+                    let s = sink.lock().unwrap_or_else(|p| p.into_inner());
+                    s.next
+                        .iter()
+                        .map(|(&(i, p), &next)| (s.names[i].clone(), p, next))
+                        .collect()
+                };
+                lag.report(&kafka, positions, &stop)
+            })
+            .map_err(|e| SinkError::Panicked(e.to_string()))?
+    };
     let consumer: BaseConsumer<Rebalancer> = kafka
         .consumer(&format!("composerp-sink-{}", cfg.name))
         .create_with_context(Rebalancer { sink: sink.clone() })?;
@@ -662,5 +683,7 @@ pub fn run(
         }
     };
     consumer.unsubscribe();
+    stop.store(true, Ordering::Relaxed);
+    let _ = lag.join();
     result.and(stopping)
 }

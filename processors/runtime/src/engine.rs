@@ -53,6 +53,7 @@ use crate::{
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::Rejoin,
+    lag::Lag,
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
     task::{Change, Env, Outcome, StateError, Task},
@@ -853,57 +854,6 @@ fn follow_tables<P: Processor>(
     Ok(())
 }
 
-/// Every few seconds, sets the consumer lag gauge (high watermark minus committed position) of
-/// every input partition this process owns; a released partition's gauges drop to zero.
-fn report_lag(
-    processor: &'static str,
-    kafka: &KafkaSettings,
-    inputs: &[TopicSpec],
-    progress: &Mutex<BTreeMap<i32, Vec<i64>>>,
-    stop: &AtomicBool,
-) {
-    let Ok(consumer) = kafka
-        .consumer(&format!("composerp-{processor}-lag"))
-        .create::<BaseConsumer>()
-    else {
-        return;
-    };
-    let gauge = |topic: &str, p: i32| {
-        metrics::gauge!(
-            "composerp_processor_consumer_lag_records",
-            "processor" => processor,
-            "topic" => topic.to_owned(),
-            "partition" => p.to_string()
-        )
-    };
-    let mut owned: Vec<i32> = Vec::new();
-    let mut last = Instant::now() - Duration::from_secs(60);
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        if last.elapsed() < Duration::from_secs(5) {
-            continue;
-        }
-        last = Instant::now();
-        let now: BTreeMap<i32, Vec<i64>> =
-            progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for p in owned.iter().filter(|p| !now.contains_key(p)) {
-            for t in inputs {
-                gauge(&t.name, *p).set(0.0);
-            }
-        }
-        owned = now.keys().copied().collect();
-        for (p, offsets) in &now {
-            for (t, next) in inputs.iter().zip(offsets) {
-                if let Ok((_, high)) =
-                    consumer.fetch_watermarks(&t.name, *p, Duration::from_secs(2))
-                {
-                    gauge(&t.name, *p).set((high - next).max(0) as f64);
-                }
-            }
-        }
-    }
-}
-
 /// Handles up to `max` records of `consumer` (waiting at most `wait` for the first); returns how
 /// many it handled. A failure is left in the engine for the loop to report.
 fn pump<P: Processor, C: ConsumerContext>(
@@ -1070,7 +1020,24 @@ pub fn run<P: Processor>(
         let (kafka, inputs, stop) = (kafka.clone(), inputs.clone(), stop.clone());
         std::thread::Builder::new()
             .name(format!("{}-lag", P::NAME))
-            .spawn(move || report_lag(P::NAME, &kafka, &inputs, &progress, &stop))
+            .spawn(move || {
+                let positions = || {
+                    let now = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    now.into_iter()
+                        .flat_map(|(p, offsets)| {
+                            inputs
+                                .iter()
+                                .zip(offsets)
+                                .map(move |(t, next)| (t.name.clone(), p, next))
+                        })
+                        .collect()
+                };
+                let lag = Lag {
+                    metric: "composerp_processor_consumer_lag_records",
+                    label: ("processor", P::NAME.to_owned()),
+                };
+                lag.report(&kafka, positions, &stop)
+            })
             .map_err(|e| EngineError::Topics(e.to_string()))?
     };
     let consumer: BaseConsumer<Rebalancer<P>> = kafka

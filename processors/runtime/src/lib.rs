@@ -2,6 +2,7 @@
 //!
 //! - [`kafka`]: client configuration from settings, shared by every producer and consumer so that
 //!   benchmarks and services run with the same client settings.
+//! - [`lag`]: consumer lag of the owned partitions as a gauge.
 //! - [`local`]: a Kafka-protocol broker on loopback (Tansu, memory engine) for tests and the demo,
 //!   started on a free port and stopped when dropped.
 //! - [`publish`]: a batched producer that counts acknowledgements.
@@ -20,6 +21,7 @@ pub mod engine;
 pub mod fetch;
 pub mod group;
 pub mod kafka;
+pub mod lag;
 pub mod local;
 pub mod processor;
 pub mod publish;
