@@ -48,23 +48,34 @@ async fn codec(settings: &Settings) -> anyhow::Result<Codec> {
         .context("registering the schemas in SCHEMA_REGISTRY_URL")
 }
 
-/// Sets `stop` on SIGINT or SIGTERM, so long-running commands finish their batch and exit.
+/// Sets `stop` on SIGINT or SIGTERM, so long-running commands finish their batch and exit. A
+/// second signal, or 60 s without a clean stop (e.g. a call blocked on an unreachable broker),
+/// exits at once: every commit is all-or-nothing, so the next start replays what was cut off.
 fn stop_on_signal(stop: Arc<AtomicBool>) {
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
+        let mut signalled = async || {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async {
+                    match term.as_mut() {
+                        Some(t) => {
+                            t.recv().await;
+                        }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
             }
         };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminated => {}
-        }
+        signalled().await;
         stop.store(true, Ordering::Relaxed);
+        tokio::select! {
+            _ = signalled() => eprintln!("composerp: second signal; exiting now"),
+            _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+                eprintln!("composerp: no clean stop within 60 s; exiting now");
+            }
+        }
+        std::process::exit(130);
     });
 }
