@@ -1,7 +1,7 @@
 //! Who is calling: OAuth2 bearer JWTs (RS256 and ES256 against a JWKS, HS256 with a shared secret
 //! for local use) and API keys for services, each carrying one tenant and one role.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::RwLock};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::{Deserialize, Serialize};
@@ -95,7 +95,7 @@ pub struct AuthConfig {
 /// Verifies bearer tokens.
 pub struct Authenticator {
     hs256: Option<DecodingKey>,
-    jwks: JwkSet,
+    jwks: RwLock<JwkSet>,
     audience: String,
     issuer: Option<String>,
 }
@@ -127,10 +127,23 @@ impl Authenticator {
         }
         Ok(Authenticator {
             hs256,
-            jwks,
+            jwks: RwLock::new(jwks),
             audience: cfg.audience.clone(),
             issuer: cfg.issuer.clone(),
         })
+    }
+
+    /// Replaces the public keys (a key rotation); a JWKS that does not parse or holds no key
+    /// leaves the current keys in place.
+    pub fn replace_jwks(&self, text: &str) -> Result<usize, AuthConfigError> {
+        let jwks: JwkSet =
+            serde_json::from_str(text).map_err(|e| AuthConfigError::Jwks(e.to_string()))?;
+        if jwks.keys.is_empty() {
+            return Err(AuthConfigError::Jwks("no keys".into()));
+        }
+        let n = jwks.keys.len();
+        *self.jwks.write().unwrap_or_else(|p| p.into_inner()) = jwks;
+        Ok(n)
     }
 
     /// The caller of a bearer token.
@@ -143,9 +156,10 @@ impl Authenticator {
                 .clone()
                 .ok_or_else(|| bad("HS256 is not accepted here"))?,
             Algorithm::RS256 | Algorithm::ES256 => {
+                let jwks = self.jwks.read().unwrap_or_else(|p| p.into_inner());
                 let jwk = match &header.kid {
-                    Some(kid) => self.jwks.find(kid),
-                    None if self.jwks.keys.len() == 1 => self.jwks.keys.first(),
+                    Some(kid) => jwks.find(kid),
+                    None if jwks.keys.len() == 1 => jwks.keys.first(),
                     None => None,
                 }
                 .ok_or_else(|| bad("unknown signing key"))?;
@@ -332,6 +346,15 @@ mod tests {
         // Signed by one key but naming the other, or claiming another algorithm for a key.
         assert!(ok(&signed(Algorithm::RS256, "ec1", &rsa, "acme")).is_err());
         assert!(ok(&signed(Algorithm::RS256, "nope", &rsa, "acme")).is_err());
+        // A rotation that drops the RSA key refuses its tokens from then on.
+        let only_ec = serde_json::json!({"keys": [serde_json::from_str::<serde_json::Value>(
+            include_str!("../tests/fixtures/jwks.json")
+        )
+        .expect("JSON")["keys"][1]]});
+        assert_eq!(jwks.replace_jwks(&only_ec.to_string()).expect("valid"), 1);
+        assert!(ok(&signed(Algorithm::RS256, "rsa1", &rsa, "acme")).is_err());
+        assert!(ok(&signed(Algorithm::ES256, "ec1", &ec, "acme")).is_ok());
+        assert!(jwks.replace_jwks("{\"keys\": []}").is_err());
         // HS256 is refused when no secret is configured, even "signed" with a public key.
         let public = include_str!("../tests/fixtures/jwks.json");
         let hs = signed(

@@ -53,6 +53,22 @@ pub async fn auth_config(jwt: &JwtArgs) -> anyhow::Result<AuthConfig> {
     })
 }
 
+/// Reads a JWKS URL again every 5 minutes, so rotated keys apply without a restart; a failed read
+/// keeps the keys in place.
+async fn refresh_jwks(url: String, auth: Arc<Authenticator>) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let fetched = async { reqwest::get(&url).await?.error_for_status()?.text().await }.await;
+        match fetched.map(|text| auth.replace_jwks(&text)) {
+            Ok(Ok(keys)) => tracing::info!(keys, "JWKS refreshed."),
+            Ok(Err(e)) => tracing::warn!(error = %e, "JWKS refresh refused; keys kept."),
+            Err(e) => tracing::warn!(error = %e, "JWKS refresh failed; keys kept."),
+        }
+    }
+}
+
 /// DATABASE_URL with the API's role as user (and no password: set API_DATABASE_URL for one).
 pub fn api_database_url(database_url: &str) -> anyhow::Result<String> {
     let mut url = url::Url::parse(database_url).context("DATABASE_URL is not a URL")?;
@@ -99,6 +115,9 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
     };
     let codec = super::codec(settings).await?;
     let state = state(&url, &args.jwt, limits, &settings.kafka, codec).await?;
+    if let Some(src) = args.jwt.jwks.clone().filter(|s| s.starts_with("http")) {
+        tokio::spawn(refresh_jwks(src, state.auth.clone()));
+    }
     let recorder = super::metrics::install()?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
