@@ -109,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
         limits: Arc::new(Limiter::new(RateLimits {
             per_caller: 1_000_000,
             per_tenant: 1_000_000,
+            failures_per_address: 1_000_000,
         })),
         events: None,
     };

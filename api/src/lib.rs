@@ -21,11 +21,11 @@ pub mod problem;
 pub mod publish;
 pub mod routes;
 
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::header,
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -68,7 +68,9 @@ impl AppState {
     }
 }
 
-/// The API: `/v1` behind authentication, health and the OpenAPI document without.
+/// The API: `/v1` behind authentication, health and the OpenAPI document without. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so failed authentications are limited
+/// per client address (without it, all clients share one address budget).
 pub fn router(state: AppState) -> Router {
     let v1 = routes::v1().layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
@@ -109,6 +111,13 @@ async fn observe(req: Request, next: Next) -> Response {
 /// Resolves the caller from `Authorization: Bearer …` or `X-Api-Key`; refusals are 401 problems
 /// and land in the audit log.
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    if let Err(problem) = state.limits.check_address(&address) {
+        return problem.into_response();
+    }
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -144,6 +153,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            state.limits.failed(&address);
             audit_failure(&state.pool, req.uri().path(), &e, request_id);
             let problem = match e {
                 AuthError::NoRole => Problem::forbidden(e.to_string()),

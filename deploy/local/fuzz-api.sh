@@ -65,7 +65,8 @@ done
 "$BIN" topics apply >/dev/null
 export COMPOSERP_JWT_HS256_SECRET="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 export DATABASE_URL="$URL"
-"$BIN" api serve --listen "127.0.0.1:$PORT" --rate-per-caller 100000 --rate-per-tenant 100000 &
+"$BIN" api serve --listen "127.0.0.1:$PORT" --rate-per-caller 100000 --rate-per-tenant 100000 \
+  --failures-per-address 100000 &
 api_pid=$!
 for _ in $(seq 1 50); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break

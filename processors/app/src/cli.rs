@@ -193,6 +193,9 @@ pub struct ApiServeArgs {
     /// Requests per second per tenant, all callers together; twice that as a burst.
     #[arg(long, env = "COMPOSERP_API_RATE_PER_TENANT", default_value_t = 1000)]
     pub rate_per_tenant: u32,
+    /// Failed authentications per second per client address before it is refused for a while.
+    #[arg(long, env = "COMPOSERP_API_FAILURES_PER_ADDRESS", default_value_t = 5)]
+    pub failures_per_address: u32,
     /// Token verification.
     #[command(flatten)]
     pub jwt: JwtArgs,

@@ -112,6 +112,7 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
     let limits = RateLimits {
         per_caller: args.rate_per_caller,
         per_tenant: args.rate_per_tenant,
+        failures_per_address: args.failures_per_address,
     };
     let codec = super::codec(settings).await?;
     let state = state(&url, &args.jwt, limits, &settings.kafka, codec).await?;
@@ -130,7 +131,10 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
         "/metrics",
         axum::routing::get(move || std::future::ready(recorder.render())),
     );
-    axum::serve(listener, app)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
         .with_graceful_shutdown(async {
             let mut term =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
