@@ -28,6 +28,7 @@ cleanup() {
   [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null && wait "$api_pid" 2>/dev/null || true
   [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
   psql "$SERVER" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null || true
+  [ -n "${WORK:-}" ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
 psql "$SERVER" -qc "CREATE DATABASE $DB"
@@ -73,6 +74,10 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 TOKEN="$("$BIN" --tenant fuzz api token --role planner)"
-"$VENV/bin/schemathesis" --config-file deploy/local/schemathesis.toml \
+# Schemathesis keeps a cache in its working directory: give it one outside the work tree.
+WORK="$(mktemp -d)"
+ROOT="$PWD"
+cd "$WORK"
+"$VENV/bin/schemathesis" --config-file "$ROOT/deploy/local/schemathesis.toml" \
   run "http://127.0.0.1:$PORT/openapi.json" --checks all --max-examples "${MAX_EXAMPLES:-100}" \
   --header "Authorization: Bearer $TOKEN"
