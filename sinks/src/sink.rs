@@ -9,8 +9,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    future::Future,
-    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -38,7 +36,7 @@ use rdkafka::{
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
-use crate::table::{Staged, Written};
+use crate::table::Staged;
 
 /// How a sink runs.
 #[derive(Debug, Clone)]
@@ -94,19 +92,18 @@ struct Db {
 }
 
 /// The session of one table, connected (and its staging table created) if needed.
-fn session<'a>(
-    url: &'a str,
-    ddl: &'a str,
+async fn session<'a>(
+    url: &str,
+    ddl: &str,
     slot: &'a mut Option<PgConnection>,
-) -> Pin<Box<dyn Future<Output = Result<&'a mut PgConnection, sqlx::Error>> + Send + 'a>> {
-    Box::pin(async move {
-        if slot.is_none() {
-            let mut c = PgConnection::connect(url).await?;
-            sqlx::Executor::execute(&mut c, ddl).await?;
-            *slot = Some(c);
-        }
-        slot.as_mut().ok_or(sqlx::Error::PoolClosed)
-    })
+) -> Result<&'a mut PgConnection, sqlx::Error> {
+    if slot.is_none() {
+        let mut c = PgConnection::connect(url).await?;
+        // `raw_sql(..).execute` here makes the spawned write's future not `Send`.
+        sqlx::Executor::execute(&mut c, ddl).await?;
+        *slot = Some(c);
+    }
+    slot.as_mut().ok_or(sqlx::Error::PoolClosed)
 }
 
 /// A batch being written in the background.
@@ -159,10 +156,7 @@ impl Sink {
     }
 
     /// Whether to apply a consumed record, pass over it, or fetch its partition again.
-    fn check(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) -> GapCheck {
-        let Some(index) = self.index_of(m.topic()) else {
-            return GapCheck::Drop;
-        };
+    fn check(&mut self, index: usize, m: &rdkafka::message::BorrowedMessage<'_>) -> GapCheck {
         let (p, offset) = (m.partition(), m.offset());
         let expected = self.next.get(&(index, p)).copied();
         if expected.is_none_or(|e| offset < e) {
@@ -182,10 +176,7 @@ impl Sink {
     }
 
     /// Stages a record's row (or dead-letters it) and moves its partition's offset past it.
-    fn apply(&mut self, m: &rdkafka::message::BorrowedMessage<'_>) {
-        let Some(index) = self.index_of(m.topic()) else {
-            return;
-        };
+    fn apply(&mut self, index: usize, m: &rdkafka::message::BorrowedMessage<'_>) {
         if let Some(bytes) = m.payload() {
             match self.tables[index].add(&self.codec, bytes) {
                 Ok(()) => self.staged += 1,
@@ -443,59 +434,51 @@ async fn write_until_done(
 
 /// Writes one table's batch on its session; forgets the batch when it is in, the session when
 /// it failed.
-fn write_one<'a>(
-    url: &'a str,
-    ddl: &'a str,
-    slot: &'a mut Option<PgConnection>,
-    batch: &'a mut Option<TableBatch>,
-    name: &'a str,
-) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> {
-    Box::pin(async move {
-        let Some((table, t, p, o)) = batch.as_ref() else {
-            return Ok(());
-        };
-        let result = match session(url, ddl, slot).await {
-            Ok(conn) => commit_rows(conn, table.as_ref(), name, (t, p, o))
-                .await
-                .map(drop),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(()) => *batch = None,
-            Err(_) => *slot = None,
-        }
-        result
-    })
+async fn write_one(
+    url: &str,
+    ddl: &str,
+    slot: &mut Option<PgConnection>,
+    batch: &mut Option<TableBatch>,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    let Some((table, t, p, o)) = batch.as_ref() else {
+        return Ok(());
+    };
+    let result = match session(url, ddl, slot).await {
+        Ok(conn) => commit_rows(conn, table.as_ref(), name, (t, p, o)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => *batch = None,
+        Err(_) => *slot = None,
+    }
+    result
 }
 
 /// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
 /// in one transaction on `conn`, whose staging table exists ([`Staged::stage_ddl`]).
-pub fn commit_rows<'a>(
-    conn: &'a mut PgConnection,
-    table: &'a dyn Staged,
-    sink: &'a str,
-    (topics, partitions, offsets): (&'a [String], &'a [i32], &'a [i64]),
-) -> Written<'a> {
-    // Boxed as Send: spawned writes need it, and sqlx's executor lifetimes defeat inference.
-    Box::pin(async move {
-        let mut tx = conn.begin().await?;
-        table.write(&mut tx).await?;
-        sqlx::query(
-            "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
-             SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
-             ON CONFLICT (sink, topic, partition) DO UPDATE \
-             SET next_offset = GREATEST(sink.offsets.next_offset, EXCLUDED.next_offset), \
-                 updated_at = now()",
-        )
-        .bind(sink)
-        .bind(topics)
-        .bind(partitions)
-        .bind(offsets)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(0)
-    })
+pub async fn commit_rows(
+    conn: &mut PgConnection,
+    table: &dyn Staged,
+    sink: &str,
+    (topics, partitions, offsets): (&[String], &[i32], &[i64]),
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    table.write(&mut tx).await?;
+    sqlx::query(
+        "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
+         SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
+         ON CONFLICT (sink, topic, partition) DO UPDATE \
+         SET next_offset = GREATEST(sink.offsets.next_offset, EXCLUDED.next_offset), \
+             updated_at = now()",
+    )
+    .bind(sink)
+    .bind(topics)
+    .bind(partitions)
+    .bind(offsets)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// Consumer context: assignment reads the offsets from Postgres, revocation commits first.
@@ -637,10 +620,11 @@ pub fn run(
             timeout = Duration::ZERO;
             let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
             match msg {
-                Ok(m) => match s.check(&m) {
-                    GapCheck::Continue => s.apply(&m),
-                    GapCheck::Drop => {}
-                    GapCheck::Refetch(from) => {
+                // The topic is resolved once per record; a topic not subscribed is passed over.
+                Ok(m) => match s.index_of(m.topic()).map(|i| (i, s.check(i, &m))) {
+                    None | Some((_, GapCheck::Drop)) => {}
+                    Some((i, GapCheck::Continue)) => s.apply(i, &m),
+                    Some((i, GapCheck::Refetch(from))) => {
                         let seek = consumer.seek(
                             m.topic(),
                             m.partition(),
@@ -649,10 +633,8 @@ pub fn run(
                         );
                         if let Err(e) = seek {
                             tracing::warn!(error = %e, "Seek failed; the gap is accepted.");
-                            if let Some(i) = s.index_of(m.topic()) {
-                                s.gaps.clear(i, m.partition());
-                            }
-                            s.apply(&m);
+                            s.gaps.clear(i, m.partition());
+                            s.apply(i, &m);
                         }
                     }
                 },

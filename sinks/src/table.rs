@@ -90,7 +90,7 @@ pub trait Staged: Send + Sync {
     fn take(&mut self) -> Box<dyn Staged>;
 }
 
-/// A write in flight: the number of rows it inserted or replaced, where it counts them.
+/// The number of rows a write inserted or replaced.
 pub type Written<'c> = Pin<Box<dyn Future<Output = Result<u64, sqlx::Error>> + Send + 'c>>;
 
 /// The [`Staged`] rows of table `T`, in COPY text format.

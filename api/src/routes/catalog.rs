@@ -148,7 +148,14 @@ const SUPPLIERS: Table = Table {
     noun: "supplier",
 };
 
-async fn list<T>(state: &AppState, p: &Principal, t: &Table, q: CatalogParams) -> ApiResult<Vec<T>>
+/// One page of table `t`, its cursor made from each row's `id`.
+async fn list<T>(
+    state: &AppState,
+    p: &Principal,
+    t: &Table,
+    q: CatalogParams,
+    id: impl Fn(&T) -> String,
+) -> ApiResult<Json<Page<T>>>
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
@@ -179,7 +186,7 @@ where
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows = sql.build_query_as().fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    Ok(rows)
+    Ok(Json(Page::of(rows, limit, id)))
 }
 
 async fn one<T>(state: &AppState, p: &Principal, t: &Table, id: &str) -> ApiResult<Json<T>>
@@ -211,9 +218,7 @@ pub async fn items(
     Extension(p): Extension<Principal>,
     Params(q): Params<CatalogParams>,
 ) -> ApiResult<Json<Page<Item>>> {
-    let limit = limit(q.limit)?;
-    let rows = list(&s, &p, &ITEMS, q).await?;
-    Ok(Json(Page::of(rows, limit, |r: &Item| r.item_id.clone())))
+    list(&s, &p, &ITEMS, q, |r: &Item| r.item_id.clone()).await
 }
 
 /// One item.
@@ -240,11 +245,7 @@ pub async fn locations(
     Extension(p): Extension<Principal>,
     Params(q): Params<CatalogParams>,
 ) -> ApiResult<Json<Page<Location>>> {
-    let limit = limit(q.limit)?;
-    let rows = list(&s, &p, &LOCATIONS, q).await?;
-    Ok(Json(Page::of(rows, limit, |r: &Location| {
-        r.location_id.clone()
-    })))
+    list(&s, &p, &LOCATIONS, q, |r: &Location| r.location_id.clone()).await
 }
 
 /// One location.
@@ -271,11 +272,7 @@ pub async fn suppliers(
     Extension(p): Extension<Principal>,
     Params(q): Params<CatalogParams>,
 ) -> ApiResult<Json<Page<Supplier>>> {
-    let limit = limit(q.limit)?;
-    let rows = list(&s, &p, &SUPPLIERS, q).await?;
-    Ok(Json(Page::of(rows, limit, |r: &Supplier| {
-        r.supplier_id.clone()
-    })))
+    list(&s, &p, &SUPPLIERS, q, |r: &Supplier| r.supplier_id.clone()).await
 }
 
 /// One supplier.

@@ -135,15 +135,8 @@ async fn serve(args: ApiServeArgs, settings: &Settings) -> anyhow::Result<ExitCo
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-        .with_graceful_shutdown(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-        })
-        .await?;
+    .with_graceful_shutdown(async { super::Signals::new().next().await })
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -53,29 +53,40 @@ async fn codec(settings: &Settings) -> anyhow::Result<Codec> {
 /// exits at once: every commit is all-or-nothing, so the next start replays what was cut off.
 fn stop_on_signal(stop: Arc<AtomicBool>) {
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let mut signalled = async || {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async {
-                    match term.as_mut() {
-                        Some(t) => {
-                            t.recv().await;
-                        }
-                        None => std::future::pending::<()>().await,
-                    }
-                } => {}
-            }
-        };
-        signalled().await;
+        let mut signals = Signals::new();
+        signals.next().await;
         stop.store(true, Ordering::Relaxed);
         tokio::select! {
-            _ = signalled() => eprintln!("composerp: second signal; exiting now"),
+            _ = signals.next() => eprintln!("composerp: second signal; exiting now"),
             _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
                 eprintln!("composerp: no clean stop within 60 s; exiting now");
             }
         }
         std::process::exit(130);
     });
+}
+
+/// SIGINT and SIGTERM, as one stream of requests to stop.
+struct Signals(Option<tokio::signal::unix::Signal>);
+
+impl Signals {
+    fn new() -> Self {
+        Signals(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok())
+    }
+
+    /// Waits for the next SIGINT or SIGTERM.
+    async fn next(&mut self) {
+        let term = async {
+            match self.0.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term => {}
+        }
+    }
 }
