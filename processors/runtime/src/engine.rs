@@ -16,11 +16,14 @@
 //!   recognised by the processor, the others are applied, and replayed outputs carry the same
 //!   ids, so consumers deduplicate.
 //! - Ownership: brokers can hand a partition to a new process before the old one has let go
-//!   (Tansu does, after a SIGKILL). A restore first writes a sentinel carrying its writer id to
-//!   the changelog partition and reads up to it; every state entry carries its writer id in a
-//!   header and every marker its writer, and a restore applies only the writes of the process
-//!   that owned the partition at that point of the log (the writer of the latest sentinel). So
-//!   the log order decides ownership, and a stale owner's late writes are ignored.
+//!   (Tansu does, after a SIGKILL). A restore first writes a sentinel to the changelog partition
+//!   and reads up to it; the sentinel's offset is the new owner's epoch. Every state entry
+//!   carries its writer's epoch in a header and every marker its epoch, and a restore applies a
+//!   write only if no higher epoch appeared before it in the log: the log order decides
+//!   ownership, and a stale owner's late writes are ignored. Epochs survive compaction (which
+//!   keeps only the latest sentinel and marker): the writes of the epochs whose sentinels were
+//!   compacted away still carry their epochs, so a restore from an empty state directory keeps
+//!   them.
 //! - Restore: local checkpoint, then the changelog from the checkpoint's position to the
 //!   restore's own sentinel.
 //! - Revocation: the pending batch is committed before the partitions are released.
@@ -63,14 +66,37 @@ use crate::{
 /// Changelog key of commit markers; state keys never start with NUL.
 const MARKER_KEY: &str = "\u{0}commit";
 
-/// Changelog record header naming the process (writer id) that wrote a state entry.
-const WRITER_HEADER: &str = "composerp.writer";
+/// Changelog record header carrying the ownership epoch of the process that wrote a state entry.
+const EPOCH_HEADER: &str = "composerp.epoch";
 
-/// The writer id in a sentinel payload or a writer header (0 when absent).
-fn writer_of(bytes: Option<&[u8]>) -> u64 {
+/// The epoch in an epoch header (0, the lowest, when absent).
+fn epoch_of(bytes: Option<&[u8]>) -> i64 {
     bytes
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
-        .map_or(0, u64::from_be_bytes)
+        .map_or(0, i64::from_be_bytes)
+}
+
+/// Who owns a changelog partition at the point a restore has read to: the highest epoch seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ownership {
+    epoch: i64,
+}
+
+impl Ownership {
+    /// A restore sentinel at `offset`: its writer owns the partition from there.
+    fn sentinel(&mut self, offset: i64) {
+        self.epoch = self.epoch.max(offset);
+    }
+
+    /// Whether a write tagged with `epoch` counts; it does unless a later owner appeared
+    /// before it in the log.
+    fn admits(&mut self, epoch: i64) -> bool {
+        if epoch < self.epoch {
+            return false;
+        }
+        self.epoch = epoch;
+        true
+    }
 }
 
 /// Changelog key of the sentinels a restore writes to find the partition's end.
@@ -214,13 +240,15 @@ impl ProducerContext for DeliveryContext {
 struct Marker {
     offsets: Vec<i64>,
     max_event_time: i64,
-    writer: u64,
+    epoch: i64,
 }
 
 struct Running<P: Processor> {
     task: Task<P>,
     store: Store,
     changelog_next: i64,
+    /// Offset of this process's restore sentinel: tags its changelog writes.
+    epoch: i64,
 }
 
 struct Engine<P: Processor> {
@@ -241,7 +269,7 @@ struct Engine<P: Processor> {
     pending: usize,
     last_commit: Instant,
     meters: Meters,
-    /// This process's writer id: tags its changelog writes, see the module docs.
+    /// This process's id, written into its restore sentinels for diagnosis.
     writer: u64,
     /// Gaps in consumed input offsets being fetched again.
     gaps: Gaps,
@@ -274,13 +302,19 @@ impl<P: Processor> Engine<P> {
     }
 
     /// Queues a changelog record of partition `p` (no value deletes the key).
-    fn send_changelog(&self, p: i32, key: &str, value: Option<&[u8]>) -> Result<(), EngineError> {
-        let writer = self.writer.to_be_bytes();
+    fn send_changelog(
+        &self,
+        p: i32,
+        epoch: i64,
+        key: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), EngineError> {
+        let epoch = epoch.to_be_bytes();
         let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
             .key(key.as_bytes())
             .headers(OwnedHeaders::new().insert(Header {
-                key: WRITER_HEADER,
-                value: Some(&writer[..]),
+                key: EPOCH_HEADER,
+                value: Some(&epoch[..]),
             }))
             .partition(p);
         if let Some(v) = value {
@@ -290,11 +324,11 @@ impl<P: Processor> Engine<P> {
     }
 
     /// Queues the commit marker of partition `p`; its offset arrives with its delivery report.
-    fn send_marker(&self, p: i32, task: &Task<P>) -> Result<(), EngineError> {
+    fn send_marker(&self, p: i32, running: &Running<P>) -> Result<(), EngineError> {
         let marker = Marker {
-            offsets: task.offsets.clone(),
-            max_event_time: task.max_event_time,
-            writer: self.writer,
+            offsets: running.task.offsets.clone(),
+            max_event_time: running.task.max_event_time,
+            epoch: running.epoch,
         };
         let bytes = postcard::to_allocvec(&marker).map_err(|e| StateError {
             key: MARKER_KEY.into(),
@@ -446,13 +480,14 @@ impl<P: Processor> Engine<P> {
         // replay skips those records, so their outputs must be delivered before it is written.
         self.flush()?;
         for (p, rows) in &changes {
+            let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
             for (key, value) in rows {
-                self.send_changelog(*p, key, value.as_deref())?;
+                self.send_changelog(*p, epoch, key, value.as_deref())?;
             }
         }
         self.flush()?;
         for (p, running) in &self.tasks {
-            self.send_marker(*p, &running.task)?;
+            self.send_marker(*p, running)?;
         }
         self.flush()?;
         let markers = std::mem::take(
@@ -471,7 +506,7 @@ impl<P: Processor> Engine<P> {
                 offsets: running.task.offsets.clone(),
                 changelog_next: running.changelog_next,
                 max_event_time: running.task.max_event_time,
-                owner: self.writer,
+                epoch: running.epoch,
             };
             let rows = changes.remove(p).unwrap_or_default();
             running.store.commit(
@@ -574,6 +609,9 @@ impl<P: Processor> Engine<P> {
         );
         remaining.set((estimate - start).max(0) as f64);
         let mut replayed = 0u64;
+        let mut owner = Ownership {
+            epoch: checkpoint.epoch,
+        };
         // Every entry is applied, committed or not (see the module docs), and written to the
         // local store as it goes.
         let mut applied: HashMap<String, Option<Vec<u8>>> = HashMap::new();
@@ -610,30 +648,32 @@ impl<P: Processor> Engine<P> {
             replayed += 1;
             let key = String::from_utf8_lossy(msg.key().unwrap_or_default()).into_owned();
             if key == SENTINEL_KEY {
-                // A process took the partition over here: from now on only its writes count.
-                checkpoint.owner = writer_of(msg.payload());
+                // A process took the partition over here: from now on only its writes, and
+                // those of later owners, count.
+                owner.sentinel(msg.offset());
             } else if key == MARKER_KEY {
                 let marker: Marker = postcard::from_bytes(msg.payload().unwrap_or_default())
                     .map_err(|e| StateError {
                         key: MARKER_KEY.into(),
                         detail: e.to_string(),
                     })?;
-                if marker.writer == checkpoint.owner {
+                if owner.admits(marker.epoch) {
                     if marker.offsets.len() == task.offsets.len() {
                         task.offsets = marker.offsets;
                     }
                     task.max_event_time = marker.max_event_time;
                     checkpoint.changelog_next = next;
                 }
-            } else if !key.starts_with('\u{0}')
-                && writer_of(
+            } else if !key.starts_with('\u{0}') {
+                let epoch = epoch_of(
                     msg.headers()
-                        .and_then(|h| h.iter().find(|h| h.key == WRITER_HEADER))
+                        .and_then(|h| h.iter().find(|h| h.key == EPOCH_HEADER))
                         .and_then(|h| h.value),
-                ) == checkpoint.owner
-            {
-                task.restore_entry(&key, msg.payload())?;
-                applied.insert(key, msg.payload().map(<[u8]>::to_vec));
+                );
+                if owner.admits(epoch) {
+                    task.restore_entry(&key, msg.payload())?;
+                    applied.insert(key, msg.payload().map(<[u8]>::to_vec));
+                }
             }
             if replayed.is_multiple_of(50_000) {
                 // Into the local store as it goes, so a large restore never holds a second
@@ -657,7 +697,7 @@ impl<P: Processor> Engine<P> {
         }
         remaining.set(0.0);
         // The sentinel at `end` is this process's: the partition is its own from there.
-        checkpoint.owner = self.writer;
+        checkpoint.epoch = end;
         self.meters.restored.increment(replayed % 50_000);
         if replayed > 0 || checkpoint.changelog_next != old.changelog_next {
             checkpoint.offsets.clone_from(&task.offsets);
@@ -681,6 +721,7 @@ impl<P: Processor> Engine<P> {
             task,
             store,
             changelog_next: checkpoint.changelog_next,
+            epoch: end,
         })
     }
 }
@@ -1100,4 +1141,57 @@ pub fn run<P: Processor>(
     let _ = follower.join();
     let _ = lag.join();
     result.and(stopping)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ownership;
+
+    /// Replays a changelog given as (offset, kind, epoch) and returns the offsets admitted.
+    fn admitted(start_epoch: i64, log: &[(i64, &str, i64)]) -> Vec<i64> {
+        let mut owner = Ownership { epoch: start_epoch };
+        let mut out = Vec::new();
+        for &(offset, kind, epoch) in log {
+            if kind == "sentinel" {
+                owner.sentinel(offset);
+            } else if owner.admits(epoch) {
+                out.push(offset);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_stale_owners_late_writes_are_ignored() {
+        // Owner 0..: epoch 0; B restores at 10; A (epoch 0) still writes at 12.
+        let log = [
+            (3, "entry", 0),
+            (10, "sentinel", 0),
+            (11, "entry", 10),
+            (12, "entry", 0),
+            (13, "marker", 10),
+        ];
+        assert_eq!(admitted(0, &log), vec![3, 11, 13]);
+    }
+
+    #[test]
+    fn compacted_sentinels_do_not_hide_the_writes_of_their_epochs() {
+        // Compaction kept only the latest sentinel (40): the writes of epochs 10 and 25 before
+        // it still count for a restore from an empty state directory, a late write of epoch 10
+        // after epoch 25 began does not.
+        let log = [
+            (12, "entry", 10),
+            (27, "entry", 25),
+            (30, "entry", 10),
+            (40, "sentinel", 0),
+            (41, "entry", 40),
+        ];
+        assert_eq!(admitted(0, &log), vec![12, 27, 41]);
+    }
+
+    #[test]
+    fn a_restart_on_local_files_keeps_its_own_epoch() {
+        let log = [(50, "entry", 40), (51, "marker", 40), (52, "entry", 33)];
+        assert_eq!(admitted(40, &log), vec![50, 51]);
+    }
 }

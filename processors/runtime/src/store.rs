@@ -41,8 +41,9 @@ pub struct Checkpoint {
     pub changelog_next: i64,
     /// Newest event time seen.
     pub max_event_time: i64,
-    /// Writer id of the process whose changelog writes count after `changelog_next`.
-    pub owner: u64,
+    /// Ownership epoch of the changelog writes that count after `changelog_next` (the offset
+    /// of the restore sentinel of the process that wrote them; see the engine's module docs).
+    pub epoch: i64,
 }
 
 /// A partition's store file.
@@ -163,7 +164,7 @@ mod tests {
             offsets: vec![3, 7],
             changelog_next: 11,
             max_event_time: 5,
-            owner: 7,
+            epoch: 7,
         };
         {
             let mut s = Store::open(&dir, 2).expect("open");
