@@ -16,6 +16,7 @@ use apache_avro::{
 
 use crate::{
     Event, SchemaCatalog,
+    encode::DirectEncoder,
     registry::{RegistryClient, RegistryError},
     wire::{self, FrameError},
 };
@@ -101,6 +102,9 @@ enum Plan {
 
 struct Writer {
     id: u32,
+    /// The schema compiled for the direct encoder; None when it uses something it cannot write.
+    direct: Option<DirectEncoder>,
+    /// apache-avro's serializer: the reference, used whenever the direct encoder declines.
     writer: GenericDatumWriter<'static>,
 }
 
@@ -182,7 +186,12 @@ impl Codec {
                     .validate(false)
                     .build()
                 {
-                    writers.insert(name, Writer { id, writer });
+                    let direct = DirectEncoder::compile(latest.schema)
+                        .inspect_err(|e| {
+                            tracing::debug!(record = name, error = %e, "Avro encoding through apache-avro only");
+                        })
+                        .ok();
+                    writers.insert(name, Writer { id, direct, writer });
                 }
             }
         }
@@ -215,6 +224,9 @@ impl Codec {
     }
 
     /// Appends `value` as a framed record to `out` (reuse `out` to avoid allocations).
+    ///
+    /// Written by the schema-driven [`DirectEncoder`]; a value it declines (e.g. struct fields
+    /// not in schema order) goes through apache-avro's `write_ser`, which writes the same bytes.
     pub fn encode_into<T: Event>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let w = self
             .inner
@@ -223,6 +235,14 @@ impl Codec {
             .ok_or(EncodeError::NoSchema(T::FULL_NAME))?;
         let start = out.len();
         wire::write_header(out, w.id);
+        if let Some(direct) = &w.direct {
+            match direct.encode(value, out) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::trace!(record = T::FULL_NAME, error = %e, "direct Avro encoder declined; using apache-avro");
+                }
+            }
+        }
         w.writer.write_ser(out, value).map_err(|source| {
             out.truncate(start);
             EncodeError::Avro {

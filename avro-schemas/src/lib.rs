@@ -8,12 +8,14 @@
 //!   [`catalog`]. Each implements [`Event`]; a test round-trips each against its `.avsc`.
 //! - [`Codec`]: Confluent wire format (magic 0, big-endian schema id, Avro binary), from the
 //!   embedded catalog or a Confluent-compatible registry ([`RegistryClient`]). Schemas are
-//!   resolved once per id, never per record.
+//!   resolved once per id, never per record. Records are written by the schema-driven
+//!   [`encode::DirectEncoder`], with apache-avro as the fallback.
 //! - [`kinds`]: the record types by name, for tools that choose one at run time.
 //! - [`scalar`]: ids, instants, days and exact money, readable in JSON and compact in Avro.
 
 pub mod catalog;
 pub mod codec;
+pub mod encode;
 mod event;
 pub mod forecasting;
 pub mod inventory;
