@@ -14,13 +14,13 @@ use crate::{
     AppState,
     page::Page,
     problem::Problem,
-    routes::{catalog, health, ledger, positions, rules, writes},
+    routes::{catalog, forecasts, health, ledger, orders, positions, rules, triggers, writes},
 };
 
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Composerp API", description = "Inventory positions, stock ledgers and master data of one tenant per caller."),
+    info(title = "Composerp API", description = "Inventory positions, stock ledgers, master data, forecasts, replenishment triggers and purchase orders of one tenant per caller."),
     paths(
         health::healthz, health::readyz,
         positions::list, positions::one, ledger::entries, ledger::low_stock,
@@ -28,6 +28,8 @@ use crate::{
         catalog::suppliers, catalog::supplier,
         writes::put_item, writes::put_location, writes::put_supplier,
         rules::list, rules::one, rules::put_rule,
+        orders::list, orders::one, orders::approve, orders::cancel,
+        triggers::list, forecasts::list, forecasts::one,
     ),
     components(schemas(
         Problem,
@@ -39,9 +41,14 @@ use crate::{
         catalog::Supplier, Page<catalog::Supplier>,
         writes::ItemWrite, writes::LocationWrite, writes::SupplierWrite, writes::Accepted,
         rules::Rule, Page<rules::Rule>, rules::RuleWrite,
+        orders::PurchaseOrder, Page<orders::PurchaseOrder>, orders::OrderLine,
+        orders::PurchaseOrderDetail, orders::CancelWrite,
+        triggers::Trigger, Page<triggers::Trigger>,
+        forecasts::Forecast, Page<forecasts::Forecast>, forecasts::ForecastDay,
+        forecasts::Accuracy, forecasts::ForecastDetail,
     )),
     modifiers(&Security),
-    tags((name = "positions"), (name = "catalog"), (name = "replenishment"), (name = "health")),
+    tags((name = "positions"), (name = "catalog"), (name = "replenishment"), (name = "forecasting"), (name = "health")),
 )]
 pub struct ApiDoc;
 

@@ -61,7 +61,23 @@ impl Api {
     }
 
     async fn put(&self, path: &str, auth: &str, body: &str, json: bool) -> (StatusCode, Value) {
-        let mut req = Request::put(path).header("authorization", auth);
+        self.send(Request::put(path), auth, body, json).await
+    }
+
+    /// A POST with a JSON body, or none when `body` is empty.
+    async fn post(&self, path: &str, auth: &str, body: &str) -> (StatusCode, Value) {
+        self.send(Request::post(path), auth, body, !body.is_empty())
+            .await
+    }
+
+    async fn send(
+        &self,
+        req: axum::http::request::Builder,
+        auth: &str,
+        body: &str,
+        json: bool,
+    ) -> (StatusCode, Value) {
+        let mut req = req.header("authorization", auth);
         if json {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }
@@ -196,19 +212,90 @@ async fn seed(db: &TestDatabase) -> anyhow::Result<()> {
         .bind(tenant)
         .execute(&db.pool)
         .await?;
+        seed_planning(db, tenant).await?;
     }
     Ok(())
 }
 
+/// Per tenant: PO-1 (DRAFT, two lines) and PO-2 (approved), a trigger, and a forecast of
+/// s1/i1 over two ended days (4 and 0 units sold) and tomorrow.
+async fn seed_planning(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
+    for (po, status, approved) in [("PO-1", "DRAFT", false), ("PO-2", "APPROVED", true)] {
+        sqlx::query(
+            "INSERT INTO replenishment.purchase_orders (tenant_id, po_number, location_id, \
+             supplier_id, currency, created_status, total_value, created_event_id, created_at, \
+             approved_by, approved_at) VALUES ($1, $2, 's1', 'sup1', 'EUR', $3, 35, \
+             gen_random_uuid(), now(), CASE WHEN $4 THEN 'rule:auto' END, \
+             CASE WHEN $4 THEN now() END)",
+        )
+        .bind(tenant)
+        .bind(po)
+        .bind(status)
+        .bind(approved)
+        .execute(&db.pool)
+        .await?;
+        sqlx::query(
+            "INSERT INTO replenishment.purchase_order_lines (tenant_id, po_number, line_number, \
+             item_id, quantity, unit_cost, lines_at) \
+             VALUES ($1, $2, 1, 'i1', 10, 2.5, now()), ($1, $2, 2, 'i2', 4, 2.5, now())",
+        )
+        .bind(tenant)
+        .bind(po)
+        .execute(&db.pool)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO replenishment.triggers VALUES ($1, gen_random_uuid(), 's1', 'i1', 'sup1', \
+         'S_Q', 'ORDER', 3, 12.5, NULL, 4.2, 2, 1, 4, 0.5, 0.95, 10, \
+         'IP 3 < s 12.5: order 1 x Q 10', gen_random_uuid(), now())",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO forecasting.forecasts (tenant_id, location_id, item_id, forecast_id, \
+         as_of_date, model, model_params, demand_class, revision, event_id, occurred_at) \
+         VALUES ($1, 's1', 'i1', gen_random_uuid(), current_date - 3, 'SES', '{}', 'SMOOTH', 0, \
+         gen_random_uuid(), now())",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO forecasting.forecast_points \
+         SELECT tenant_id, location_id, item_id, forecast_id, current_date + d, m, NULL, NULL, 0 \
+         FROM forecasting.forecasts, (VALUES (-2, 3.0), (-1, 1.0), (1, 2.0)) AS p(d, m) \
+         WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
+        "INSERT INTO inventory.transactions (tenant_id, event_id, location_id, item_id, ledger, \
+         transaction_type, source_event_id, source_line, sequence, actual_qty, \
+         qty_after_transaction, valuation_rate, stock_value, stock_value_difference, superseded, \
+         negative_on_hand, unknown_item, unknown_location, occurred_at) \
+         VALUES ($1, gen_random_uuid(), 's1', 'i1', 'SSLE', 'SALE', gen_random_uuid(), 1, 2, -4, \
+         0, 1.5, 0, -6, false, false, false, false, (current_date - 2) + time '12:00')",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
 /// Every list endpoint with the number of rows one tenant has.
-const LISTS: [(&str, usize); 7] = [
+const LISTS: [(&str, usize); 10] = [
     ("/v1/positions", 3),
-    ("/v1/positions/s1/i1/ledger", 1),
+    ("/v1/positions/s1/i1/ledger", 2),
     ("/v1/low-stock-events", 1),
     ("/v1/items", 3),
     ("/v1/locations", 1),
     ("/v1/suppliers", 1),
     ("/v1/rules", 1),
+    ("/v1/purchase-orders", 2),
+    ("/v1/replenishment-triggers", 1),
+    ("/v1/forecasts", 1),
 ];
 
 #[tokio::test]
@@ -228,6 +315,8 @@ async fn every_endpoint_shows_the_callers_tenant_only() -> anyhow::Result<()> {
             "/v1/locations/s1",
             "/v1/suppliers/sup1",
             "/v1/rules/s1/i1",
+            "/v1/purchase-orders/PO-1",
+            "/v1/forecasts/s1/i1",
         ] {
             let (status, body, _) = api.get(path, Some(("authorization", &auth))).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");
@@ -629,5 +718,215 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
     .fetch_one(&api.db.pool)
     .await?;
     assert_eq!(writes, 3, "every write audited, without the contact data");
+    Ok(())
+}
+
+#[tokio::test]
+async fn forecasts_show_actual_sales_and_accuracy() -> anyhow::Result<()> {
+    let api = Api::start().await?;
+    let auth = bearer(&token("acme", "viewer"));
+    let (status, body, _) = api
+        .get("/v1/forecasts/s1/i1", Some(("authorization", &auth)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let actual: Vec<Value> = body["days"]
+        .as_array()
+        .map(|d| d.iter().map(|d| d["actual"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(actual, [json!(4), json!(0), Value::Null]);
+    // e = 4 − 3 and 0 − 1: MAE 1, bias 0, WAPE 2 / 4.
+    assert_eq!(body["accuracy"]["days"], 2);
+    assert_eq!(body["accuracy"]["mae"], 1.0);
+    assert_eq!(body["accuracy"]["bias"], 0.0);
+    assert_eq!(body["accuracy"]["wape"], 0.5);
+    let (status, body, _) = api
+        .get("/v1/forecasts/s1/i2", Some(("authorization", &auth)))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, _) = api
+        .get(
+            "/v1/forecasts/s1/i1?forecast_id=nope",
+            Some(("authorization", &auth)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, page, _) = api
+        .get(
+            "/v1/purchase-orders?status=DRAFT",
+            Some(("authorization", &auth)),
+        )
+        .await;
+    assert_eq!(page["items"][0]["po_number"], "PO-1");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let (_, order, _) = api
+        .get("/v1/purchase-orders/PO-2", Some(("authorization", &auth)))
+        .await;
+    assert_eq!(
+        (
+            &order["status"],
+            &order["open_quantity"],
+            &order["open_value"]
+        ),
+        (&json!("APPROVED"), &json!(14), &json!("35.0000"))
+    );
+    assert_eq!(order["order_lines"].as_array().map(Vec::len), Some(2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_approve_and_cancel_purchase_orders_through_the_topics() -> anyhow::Result<()> {
+    use composerp_runtime::{KafkaSettings, LocalBroker};
+    use composerp_sinks::sink::{self, SinkConfig};
+    use composerp_topics::{TopicCatalog, admin::Admin};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let broker = LocalBroker::start()?;
+    let kafka = KafkaSettings::new(&broker.brokers(), None)?;
+    Admin::new(&kafka.admin())?
+        .apply(TopicCatalog::embedded().topics())
+        .await?;
+    let codec = composerp_events::Codec::embedded();
+    let api = Api::build(
+        RateLimits::default(),
+        Some(Arc::new(Events::new(&kafka, codec.clone())?)),
+    )
+    .await?;
+    let admin = bearer(&token("acme", "admin"));
+    for role in ["viewer", "planner"] {
+        let (status, body) = api
+            .post(
+                "/v1/purchase-orders/PO-1/approve",
+                &bearer(&token("acme", role)),
+                "",
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}: {body}");
+    }
+    let (status, body) = api
+        .post("/v1/purchase-orders/PO-2/approve", &admin, "")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "PO-2 is approved already: {body}"
+    );
+    let (status, _) = api
+        .post("/v1/purchase-orders/PO-404/approve", &admin, "")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = api
+        .post(
+            "/v1/purchase-orders/PO-2/cancel",
+            &admin,
+            r#"{"reason": "late", "line_numbers": [7]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["pointer"], "/line_numbers/0");
+    let (status, body) = api
+        .post(
+            "/v1/purchase-orders/PO-2/cancel",
+            &admin,
+            r#"{"reason": " "}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, &body["pointer"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("/reason"))
+    );
+
+    let (status, body) = api
+        .post("/v1/purchase-orders/PO-1/approve", &admin, "")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = api
+        .post(
+            "/v1/purchase-orders/PO-2/cancel",
+            &admin,
+            r#"{"reason": "supplier closed", "line_numbers": [2]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let sink = {
+        let (kafka, codec, stop) = (kafka.clone(), codec.clone(), stop.clone());
+        let cfg = SinkConfig::new("orders-test", &api.db.url());
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            sink::run(composerp_sinks::tables(), &kafka, codec, cfg, rt, stop)
+        })
+    };
+    let viewer = bearer(&token("acme", "viewer"));
+    let (mut po1, mut po2) = (Value::Null, Value::Null);
+    for _ in 0..150 {
+        po1 = api
+            .get("/v1/purchase-orders/PO-1", Some(("authorization", &viewer)))
+            .await
+            .1;
+        po2 = api
+            .get("/v1/purchase-orders/PO-2", Some(("authorization", &viewer)))
+            .await
+            .1;
+        if po1["status"] == "APPROVED" && po2["cancelled_lines"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(po1["status"], "APPROVED", "{po1}");
+    assert_eq!(po1["approved_by"], "acme-user");
+    assert_eq!(
+        (&po2["status"], &po2["open_quantity"]),
+        (&json!("APPROVED"), &json!(10))
+    );
+    assert_eq!(po2["order_lines"][1]["cancel_reason"], "supplier closed");
+
+    // The rest of PO-2 goes too; then it is cancelled, and cancelling again is a conflict.
+    let (status, _) = api
+        .post(
+            "/v1/purchase-orders/PO-2/cancel",
+            &admin,
+            r#"{"reason": "supplier closed"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    for _ in 0..150 {
+        po2 = api
+            .get("/v1/purchase-orders/PO-2", Some(("authorization", &viewer)))
+            .await
+            .1;
+        if po2["status"] == "CANCELLED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    sink.await??;
+    assert_eq!(po2["status"], "CANCELLED", "{po2}");
+    let (status, _) = api
+        .post(
+            "/v1/purchase-orders/PO-2/cancel",
+            &admin,
+            r#"{"reason": "again"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, other, _) = api
+        .get(
+            "/v1/purchase-orders/PO-2",
+            Some(("authorization", &bearer(&token("globex", "viewer")))),
+        )
+        .await;
+    assert_eq!(
+        other["status"], "APPROVED",
+        "another tenant's PO-2 is untouched"
+    );
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit.audit_log WHERE tenant_id = 'acme' AND outcome = 'accepted' \
+         ORDER BY at",
+    )
+    .fetch_all(&api.db.pool)
+    .await?;
+    assert_eq!(audited, ["approve", "cancel", "cancel"]);
     Ok(())
 }

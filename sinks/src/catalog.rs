@@ -4,7 +4,7 @@
 use composerp_events::catalog::{Item, Location, Supplier, SupplierItem};
 
 use crate::{
-    copy::{Row, RowError},
+    copy::{RowError, Rows},
     table::{Table, Version},
 };
 
@@ -38,7 +38,8 @@ impl Table for Items {
     const VERSION: Version = BY_TIME;
     type Event = Item;
 
-    fn row(e: &Item, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &Item, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("item_id", &e.item_id)?
             .text("sku", &e.sku)?
@@ -76,7 +77,8 @@ impl Table for Locations {
     const VERSION: Version = BY_TIME;
     type Event = Location;
 
-    fn row(e: &Location, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &Location, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("location_id", &e.location_id)?
             .text("name", &e.name)?
@@ -112,7 +114,8 @@ impl Table for Suppliers {
     const VERSION: Version = BY_TIME;
     type Event = Supplier;
 
-    fn row(e: &Supplier, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &Supplier, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("supplier_id", &e.supplier_id)?
             .text("name", &e.name)?
@@ -153,7 +156,8 @@ impl Table for SupplierItems {
     const VERSION: Version = BY_TIME;
     type Event = SupplierItem;
 
-    fn row(e: &SupplierItem, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &SupplierItem, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("supplier_id", &e.supplier_id)?
             .text("item_id", &e.item_id)?

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use composerp_events::{EventId, Money, Timestamp};
+use composerp_events::{Date, EventId, Money, Timestamp};
 
 /// Why a value cannot be stored; the record goes to the dead-letter topic.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,43 @@ pub enum RowError {
         /// What the parser said.
         detail: String,
     },
+}
+
+/// The rows one event makes, appended to a batch's buffer: most events make one row, an
+/// event with lines may make one per line, or none.
+pub struct Rows<'a> {
+    buf: &'a mut String,
+    count: usize,
+    open: bool,
+}
+
+impl<'a> Rows<'a> {
+    /// Starts appending rows at the end of `buf`.
+    pub fn new(buf: &'a mut String) -> Self {
+        Rows {
+            buf,
+            count: 0,
+            open: false,
+        }
+    }
+
+    /// Starts the next row (the previous one ends here).
+    pub fn row(&mut self) -> Row<'_> {
+        if self.open {
+            self.buf.push('\n');
+        }
+        self.open = true;
+        self.count += 1;
+        Row::begin(self.buf)
+    }
+
+    /// Ends the last row; returns how many rows were written.
+    pub fn finish(self) -> usize {
+        if self.open {
+            self.buf.push('\n');
+        }
+        self.count
+    }
 }
 
 /// Appends one row's columns in COPY text format (tab-separated, `\N` for NULL).
@@ -125,8 +162,44 @@ impl<'a> Row<'a> {
     /// A double precision column.
     pub fn float(&mut self, v: f64) -> &mut Self {
         self.sep();
-        let _ = write!(self.buf, "{v}");
+        if v.is_infinite() {
+            self.buf
+                .push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+        } else {
+            let _ = write!(self.buf, "{v}");
+        }
         self
+    }
+
+    /// A nullable double precision column.
+    pub fn opt_float(&mut self, v: Option<f64>) -> &mut Self {
+        match v {
+            Some(v) => self.float(v),
+            None => self.null(),
+        }
+    }
+
+    /// A date column.
+    pub fn date(&mut self, v: Date) -> &mut Self {
+        self.sep();
+        let _ = write!(self.buf, "{}", v.to_naive());
+        self
+    }
+
+    /// A nullable date column.
+    pub fn opt_date(&mut self, v: Option<Date>) -> &mut Self {
+        match v {
+            Some(v) => self.date(v),
+            None => self.null(),
+        }
+    }
+
+    /// A nullable uuid column.
+    pub fn opt_id(&mut self, v: Option<EventId>) -> &mut Self {
+        match v {
+            Some(v) => self.id(v),
+            None => self.null(),
+        }
     }
 
     /// A boolean column.
@@ -181,8 +254,12 @@ mod tests {
         let mut r = Row::begin(&mut buf);
         r.text("a", "x\ty\\z\nw").expect("text");
         r.null().int(-5).bool(true).money(Money(-12_345));
+        r.float(f64::INFINITY).opt_date(Some(Date(1))).opt_id(None);
         r.end();
-        assert_eq!(buf, "x\\ty\\\\z\\nw\t\\N\t-5\tt\t-1.2345\n");
+        assert_eq!(
+            buf,
+            "x\\ty\\\\z\\nw\t\\N\t-5\tt\t-1.2345\tInfinity\t1970-01-02\t\\N\n"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use composerp_events::inventory::{
 };
 
 use crate::{
-    copy::{Row, RowError},
+    copy::{RowError, Rows},
     table::{Table, Version},
 };
 
@@ -47,7 +47,8 @@ impl Table for Positions {
     };
     type Event = InventoryUpdated;
 
-    fn row(e: &InventoryUpdated, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &InventoryUpdated, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("location_id", &e.location_id)?
             .text("item_id", &e.item_id)?;
@@ -111,7 +112,8 @@ impl Table for Transactions {
     const VERSION: Version = Version::InsertOnly;
     type Event = InventoryTransactionCreated;
 
-    fn row(e: &InventoryTransactionCreated, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &InventoryTransactionCreated, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .id(e.event_id)
             .text("location_id", &e.location_id)?
@@ -159,7 +161,8 @@ impl Table for LowStock {
     const VERSION: Version = Version::InsertOnly;
     type Event = InventoryLowStock;
 
-    fn row(e: &InventoryLowStock, r: &mut Row<'_>) -> Result<(), RowError> {
+    fn rows(e: &InventoryLowStock, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .id(e.event_id)
             .text("location_id", &e.location_id)?

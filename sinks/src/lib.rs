@@ -2,20 +2,23 @@
 //! BI tools.
 //!
 //! - `migrations/`: the schemas (`sink`, `catalog`, `inventory`, `audit`, `bi`, `auth`,
-//!   `replenishment`), the roles the API and BI readers connect as, and row-level security per
+//!   `replenishment`, `forecasting`), the roles the API and BI readers connect as, and row-level security per
 //!   tenant; applied by [`migrate`].
 //! - [`table`]: the [`Table`](table::Table) a table family implements (topic, columns, key,
 //!   which version wins) and the COPY-staged batch that upserts it.
 //! - [`copy`]: rows in COPY text format.
-//! - [`inventory`], [`catalog`], [`replenishment`]: the tables, one module per family.
+//! - [`inventory`], [`catalog`], [`replenishment`], [`forecasting`]: the tables, one module
+//!   per family.
 //! - [`sink`]: the consumer loop that commits rows with their offsets, one transaction per
 //!   table and batch.
 //! - [`testing`]: a fresh migrated database per test.
 //!
-//! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`].
+//! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`]
+//! ([`Family`](table::Family) when one topic writes a header and its lines).
 
 pub mod catalog;
 pub mod copy;
+pub mod forecasting;
 pub mod inventory;
 pub mod replenishment;
 pub mod sink;
@@ -23,7 +26,7 @@ pub mod table;
 pub mod testing;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use table::{Batch, Staged};
+use table::{Batch, Family, Staged};
 
 /// The migrations in `sinks/migrations`, compiled in.
 pub static MIGRATOR: Migrator = sqlx::migrate!();
@@ -44,5 +47,20 @@ pub fn tables() -> Vec<Box<dyn Staged>> {
         Box::new(Batch::<catalog::Suppliers>::default()),
         Box::new(Batch::<catalog::SupplierItems>::default()),
         Box::new(Batch::<replenishment::Rules>::default()),
+        Box::new(Batch::<replenishment::Triggers>::default()),
+        Box::new(Family::<
+            replenishment::OrdersCreated,
+            replenishment::OrderLinesCreated,
+        >::default()),
+        Box::new(Family::<
+            replenishment::OrdersApproved,
+            replenishment::OrderLinesApproved,
+        >::default()),
+        Box::new(Batch::<replenishment::OrderLinesCancelled>::default()),
+        Box::new(Family::<forecasting::Forecasts, forecasting::ForecastPoints>::default()),
+        Box::new(Family::<
+            forecasting::ForecastRevisions,
+            forecasting::RevisedPoints,
+        >::default()),
     ]
 }

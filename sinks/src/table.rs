@@ -6,7 +6,7 @@ use std::{future::Future, marker::PhantomData, pin::Pin};
 use composerp_events::{Codec, Event};
 use sqlx::PgConnection;
 
-use crate::copy::{Row, RowError};
+use crate::copy::{RowError, Rows};
 
 /// Which stored row a new event may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,8 @@ pub trait Table: Send + 'static {
     const TOPIC: &'static str;
     /// Schema-qualified table name.
     const TABLE: &'static str;
-    /// Columns in the order [`Table::row`] writes them.
+    /// Columns in the order [`Table::rows`] writes them. A topic that fills only some columns
+    /// of a table other topics also write lists only its own: an upsert sets only these.
     const COLUMNS: &'static [&'static str];
     /// Primary key columns: tenant first.
     const KEY: &'static [&'static str];
@@ -39,8 +40,9 @@ pub trait Table: Send + 'static {
     /// The topic's record type.
     type Event: Event;
 
-    /// Writes the row of one event.
-    fn row(e: &Self::Event, r: &mut Row<'_>) -> Result<(), RowError>;
+    /// Writes the rows of one event: one for most tables, one per line for a table of an
+    /// event's lines.
+    fn rows(e: &Self::Event, out: &mut Rows<'_>) -> Result<(), RowError>;
 }
 
 /// Why a record cannot become a row; it goes to the dead-letter topic with this reason.
@@ -93,17 +95,17 @@ pub trait Staged: Send + Sync {
 /// The number of rows a write inserted or replaced.
 pub type Written<'c> = Pin<Box<dyn Future<Output = Result<u64, sqlx::Error>> + Send + 'c>>;
 
-/// The [`Staged`] rows of table `T`, in COPY text format.
-pub struct Batch<T: Table> {
+/// Rows of one table in COPY text format, with the statements that stage and upsert them.
+struct Upsert {
     text: String,
     rows: usize,
     copy: String,
     upsert: String,
-    _t: PhantomData<fn() -> T>,
+    ddl: String,
 }
 
-impl<T: Table> Default for Batch<T> {
-    fn default() -> Self {
+impl Upsert {
+    fn of<T: Table>() -> Self {
         let stage = stage_name(T::TABLE);
         let cols = T::COLUMNS.join(", ");
         let key = T::KEY.join(", ");
@@ -121,20 +123,22 @@ impl<T: Table> Default for Batch<T> {
                     .map(|c| format!("{c} = EXCLUDED.{c}"))
                     .collect();
                 let op = if ties_replace { "<=" } else { "<" };
+                // A row another topic created has no version of this topic's yet.
                 (
                     format!(
                         "SELECT DISTINCT ON ({key}) {cols} FROM {stage} \
                          ORDER BY {key}, {column} DESC"
                     ),
                     format!(
-                        "DO UPDATE SET {} WHERE {}.{column} {op} EXCLUDED.{column}",
+                        "DO UPDATE SET {} WHERE {table}.{column} IS NULL \
+                         OR {table}.{column} {op} EXCLUDED.{column}",
                         set.join(", "),
-                        T::TABLE
+                        table = T::TABLE
                     ),
                 )
             }
         };
-        Batch {
+        Upsert {
             text: String::new(),
             rows: 0,
             copy: format!("COPY {stage} ({cols}) FROM STDIN"),
@@ -142,6 +146,78 @@ impl<T: Table> Default for Batch<T> {
                 "INSERT INTO {table} ({cols}) {select} ON CONFLICT ({key}) {conflict}",
                 table = T::TABLE
             ),
+            ddl: format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) \
+                 ON COMMIT DELETE ROWS",
+                T::TABLE
+            ),
+        }
+    }
+
+    /// Appends the rows of `event`; nothing is left behind when one fails.
+    fn add<T: Table>(&mut self, event: &T::Event) -> Result<(), RowError> {
+        let mark = self.text.len();
+        let mut rows = Rows::new(&mut self.text);
+        match T::rows(event, &mut rows) {
+            Ok(()) => {
+                self.rows += rows.finish();
+                Ok(())
+            }
+            Err(e) => {
+                self.text.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+
+    async fn write(&self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+        if self.rows == 0 {
+            return Ok(0);
+        }
+        let mut copy = conn.copy_in_raw(&self.copy).await?;
+        copy.send(self.text.as_bytes()).await?;
+        copy.finish().await?;
+        let done = sqlx::query(&self.upsert).execute(&mut *conn).await?;
+        Ok(done.rows_affected())
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.rows = 0;
+    }
+
+    fn take(&mut self) -> Self {
+        Upsert {
+            text: std::mem::take(&mut self.text),
+            rows: std::mem::take(&mut self.rows),
+            copy: self.copy.clone(),
+            upsert: self.upsert.clone(),
+            ddl: self.ddl.clone(),
+        }
+    }
+}
+
+/// The per-session staging table of `table`: same columns, emptied at commit.
+fn stage_name(table: &str) -> String {
+    format!("stage_{}", table.replace('.', "_"))
+}
+
+fn decode<E: Event>(codec: &Codec, bytes: &[u8]) -> Result<E, Rejected> {
+    codec
+        .decode(bytes)
+        .map_err(|e| Rejected::Decode(e.to_string()))
+}
+
+/// The [`Staged`] rows of table `T`, in COPY text format.
+pub struct Batch<T: Table> {
+    rows: Upsert,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Table> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            rows: Upsert::of::<T>(),
             _t: PhantomData,
         }
     }
@@ -150,13 +226,8 @@ impl<T: Table> Default for Batch<T> {
 impl<T: Table> Batch<T> {
     /// The staged rows in COPY text format (benchmarks compare against a plain COPY of them).
     pub fn text(&self) -> &str {
-        &self.text
+        &self.rows.text
     }
-}
-
-/// The per-session staging table of `table`: same columns, emptied at commit.
-fn stage_name(table: &str) -> String {
-    format!("stage_{}", table.replace('.', "_"))
 }
 
 impl<T: Table> Staged for Batch<T> {
@@ -169,56 +240,98 @@ impl<T: Table> Staged for Batch<T> {
     }
 
     fn add(&mut self, codec: &Codec, bytes: &[u8]) -> Result<(), Rejected> {
-        let event: T::Event = codec
-            .decode(bytes)
-            .map_err(|e| Rejected::Decode(e.to_string()))?;
-        let mark = self.text.len();
-        let mut row = Row::begin(&mut self.text);
-        if let Err(e) = T::row(&event, &mut row) {
-            self.text.truncate(mark);
-            return Err(e.into());
-        }
-        row.end();
-        self.rows += 1;
-        Ok(())
+        let event: T::Event = decode(codec, bytes)?;
+        Ok(self.rows.add::<T>(&event)?)
     }
 
     fn len(&self) -> usize {
-        self.rows
+        self.rows.rows
     }
 
     fn stage_ddl(&self) -> String {
-        format!(
-            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS",
-            stage_name(T::TABLE),
-            T::TABLE
-        )
+        self.rows.ddl.clone()
     }
 
     fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c> {
-        Box::pin(async move {
-            if self.rows == 0 {
-                return Ok(0);
-            }
-            let mut copy = conn.copy_in_raw(&self.copy).await?;
-            copy.send(self.text.as_bytes()).await?;
-            copy.finish().await?;
-            let done = sqlx::query(&self.upsert).execute(&mut *conn).await?;
-            Ok(done.rows_affected())
-        })
+        Box::pin(self.rows.write(conn))
     }
 
     fn clear(&mut self) {
-        self.text.clear();
-        self.rows = 0;
+        self.rows.clear();
     }
 
     fn take(&mut self) -> Box<dyn Staged> {
         Box::new(Batch::<T> {
-            text: std::mem::take(&mut self.text),
-            rows: std::mem::take(&mut self.rows),
-            copy: self.copy.clone(),
-            upsert: self.upsert.clone(),
+            rows: self.rows.take(),
+            _t: PhantomData,
+        })
+    }
+}
+
+/// The [`Staged`] rows of a topic written to two tables in one transaction, e.g. an order's
+/// header (`H`) and its lines (`L`); each record is decoded once.
+pub struct Family<H: Table, L: Table<Event = H::Event>> {
+    header: Upsert,
+    lines: Upsert,
+    _t: PhantomData<fn() -> (H, L)>,
+}
+
+impl<H: Table, L: Table<Event = H::Event>> Default for Family<H, L> {
+    fn default() -> Self {
+        assert_eq!(H::TOPIC, L::TOPIC, "a family's tables read one topic");
+        Family {
+            header: Upsert::of::<H>(),
+            lines: Upsert::of::<L>(),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<H: Table, L: Table<Event = H::Event>> Staged for Family<H, L> {
+    fn topic(&self) -> &'static str {
+        H::TOPIC
+    }
+
+    fn table(&self) -> &'static str {
+        H::TABLE
+    }
+
+    fn add(&mut self, codec: &Codec, bytes: &[u8]) -> Result<(), Rejected> {
+        let event: H::Event = decode(codec, bytes)?;
+        let (mark, rows) = (self.header.text.len(), self.header.rows);
+        self.header.add::<H>(&event)?;
+        if let Err(e) = self.lines.add::<L>(&event) {
+            self.header.text.truncate(mark);
+            self.header.rows = rows;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        self.header.rows + self.lines.rows
+    }
+
+    fn stage_ddl(&self) -> String {
+        format!("{}; {}", self.header.ddl, self.lines.ddl)
+    }
+
+    fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c> {
+        Box::pin(async move {
+            let header = self.header.write(conn).await?;
+            Ok(header + self.lines.write(conn).await?)
+        })
+    }
+
+    fn clear(&mut self) {
+        self.header.clear();
+        self.lines.clear();
+    }
+
+    fn take(&mut self) -> Box<dyn Staged> {
+        Box::new(Family::<H, L> {
+            header: self.header.take(),
+            lines: self.lines.take(),
             _t: PhantomData,
         })
     }

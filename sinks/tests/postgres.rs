@@ -10,9 +10,10 @@ use std::{
 };
 
 use composerp_events::{
-    Codec, Event, EventId, Money,
+    Codec, Event, EventId, Money, Timestamp,
     catalog::Location,
     inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
+    replenishment::PurchaseOrderLine,
     samples,
 };
 use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
@@ -232,6 +233,165 @@ async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> any
     Ok(())
 }
 
+fn line(n: i32, item: &str, quantity: i64) -> PurchaseOrderLine {
+    PurchaseOrderLine {
+        line_number: n,
+        item_id: item.into(),
+        quantity,
+        unit_cost: Money(2_5000),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() -> anyhow::Result<()>
+{
+    let mut env = Env::start().await?;
+    let t0 = samples::purchase_order_created().occurred_at.0;
+    for tenant in TENANTS {
+        // PO-1: a line cancellation first, then the approval, then the (older) creation.
+        let mut created = samples::purchase_order_created();
+        created.tenant_id = tenant.into();
+        created.po_number = "PO-1".into();
+        created.lines = vec![line(1, "i1", 10), line(2, "i2", 20), line(3, "i3", 30)];
+        created.event_id = EventId::from_name(&format!("{tenant}-po1-created"));
+        let mut approved = samples::purchase_order_approved();
+        approved.tenant_id = tenant.into();
+        approved.po_number = "PO-1".into();
+        approved.lines = vec![line(1, "i1", 12), line(2, "i2", 20), line(3, "i3", 30)];
+        approved.occurred_at = Timestamp(t0 + 60_000_000);
+        approved.event_id = EventId::from_name(&format!("{tenant}-po1-approved"));
+        let mut cancelled = samples::purchase_order_cancelled();
+        cancelled.tenant_id = tenant.into();
+        cancelled.po_number = "PO-1".into();
+        cancelled.line_numbers = vec![2];
+        cancelled.item_ids = vec!["i2".into()];
+        cancelled.occurred_at = Timestamp(t0 + 120_000_000);
+        cancelled.event_id = EventId::from_name(&format!("{tenant}-po1-cancelled"));
+        env.send("replenishment.po-cancelled", &cancelled)?;
+        env.send("replenishment.po-approved", &approved)?;
+        env.send("replenishment.po-created", &created)?;
+        // PO-2: created, then cancelled whole (no line numbers: every line, in order).
+        created.po_number = "PO-2".into();
+        created.lines = vec![line(1, "i1", 5), line(2, "i4", 6)];
+        created.event_id = EventId::from_name(&format!("{tenant}-po2-created"));
+        cancelled.po_number = "PO-2".into();
+        cancelled.line_numbers = vec![];
+        cancelled.item_ids = vec!["i1".into(), "i4".into()];
+        cancelled.event_id = EventId::from_name(&format!("{tenant}-po2-cancelled"));
+        env.send("replenishment.po-created", &created)?;
+        env.send("replenishment.po-cancelled", &cancelled)?;
+
+        // A forecast, its revision 2, then revision 1 arriving late.
+        let mut generated = samples::forecast_generated();
+        generated.tenant_id = tenant.into();
+        generated.event_id = EventId::from_name(&format!("{tenant}-fg"));
+        env.send("forecasting.forecasts", &generated)?;
+        for revision in [2, 1] {
+            let mut updated = samples::forecast_updated();
+            updated.tenant_id = tenant.into();
+            updated.revision = revision;
+            updated.event_id = EventId::from_name(&format!("{tenant}-fu-{revision}"));
+            for p in &mut updated.points {
+                p.mean = f64::from(revision) * 100.0;
+            }
+            env.send("forecasting.forecast-updates", &updated)?;
+        }
+
+        // Two triggers, one of them delivered twice.
+        for n in [1, 2, 2] {
+            let mut t = samples::replenishment_triggered();
+            t.tenant_id = tenant.into();
+            t.event_id = EventId::from_name(&format!("{tenant}-trigger-{n}"));
+            env.send("replenishment.triggers", &t)?;
+        }
+    }
+    env.publisher.flush()?;
+    let points = samples::forecast_generated().points.len() as i64;
+    env.sink_until(async |pool| {
+        count(pool, "SELECT count(*) FROM replenishment.purchase_orders WHERE created_at IS NOT NULL AND approved_at IS NOT NULL").await == 2
+            && count(pool, "SELECT count(*) FROM replenishment.purchase_order_lines WHERE cancelled_at IS NOT NULL").await == 6
+            && count(pool, "SELECT count(*) FROM replenishment.purchase_order_lines WHERE quantity IS NOT NULL").await == 10
+            && count(pool, "SELECT count(*) FROM forecasting.forecasts WHERE revision = 2").await == 2
+            && count(pool, "SELECT count(*) FROM replenishment.triggers").await == 4
+            && count(pool, "SELECT count(*) FROM replenishment.purchase_orders").await == 4
+    })
+    .await?;
+    let pool = &env.db.pool.clone();
+
+    let orders: Vec<(String, String, String, i64, i64, i64, Option<String>)> = sqlx::query_as(
+        "SELECT tenant_id, po_number, status, lines, cancelled_lines, open_quantity, approved_by \
+         FROM replenishment.purchase_order_status ORDER BY tenant_id, po_number",
+    )
+    .fetch_all(pool)
+    .await?;
+    for tenant in TENANTS {
+        let mine: Vec<_> = orders.iter().filter(|o| o.0 == tenant).collect();
+        assert_eq!(
+            (mine[0].2.as_str(), mine[0].3, mine[0].4, mine[0].5),
+            ("APPROVED", 3, 1, 42),
+            "PO-1 approved with the approved quantities, line 2 cancelled"
+        );
+        assert_eq!(mine[0].6.as_deref(), Some("user:ann"));
+        assert_eq!((mine[1].2.as_str(), mine[1].5), ("CANCELLED", 0));
+    }
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM bi.open_purchase_orders").await,
+        2,
+        "only PO-1 is open, per tenant"
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM replenishment.purchase_orders \
+             WHERE created_status = 'DRAFT' AND total_value IS NOT NULL"
+        )
+        .await,
+        4
+    );
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM forecasting.forecast_points WHERE revision = 2 AND mean = 200"
+        )
+        .await,
+        2 * points,
+        "the late revision 1 did not overwrite revision 2's points"
+    );
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM bi.forecast_vs_actual").await,
+        2 * points
+    );
+
+    // The API role sees its own tenant's rows in every new table and view, and no other.
+    let mut api = PgConnection::connect_with(&env.db.options_as("composerp_api")).await?;
+    sqlx::query("SELECT set_config('app.tenant_id', 'acme', false)")
+        .execute(&mut api)
+        .await?;
+    for t in [
+        "replenishment.triggers",
+        "replenishment.purchase_orders",
+        "replenishment.purchase_order_lines",
+        "replenishment.purchase_order_status",
+        "forecasting.forecasts",
+        "forecasting.forecast_points",
+        "bi.open_purchase_orders",
+        "bi.forecast_vs_actual",
+        "bi.replenishment_triggers",
+    ] {
+        let (mine, others): (i64, i64) = sqlx::query_as(&format!(
+            "SELECT count(*) FILTER (WHERE tenant_id = 'acme'), \
+                    count(*) FILTER (WHERE tenant_id <> 'acme') FROM {t}"
+        ))
+        .fetch_one(&mut api)
+        .await?;
+        assert!(
+            mine > 0 && others == 0,
+            "{t}: {mine} own rows, {others} of others"
+        );
+    }
+    Ok(())
+}
+
 fn dead_letter_reasons(kafka: &KafkaSettings, topic: &str) -> anyhow::Result<Vec<String>> {
     let consumer: BaseConsumer = kafka.consumer("composerp-test-dlq").create()?;
     let mut tpl = TopicPartitionList::new();
@@ -300,6 +460,15 @@ async fn the_api_and_bi_roles_see_one_tenant_and_cannot_write() -> anyhow::Resul
         "bi.stock_value_by_location",
         "bi.low_stock",
         "bi.stock_ledger",
+        "replenishment.triggers",
+        "replenishment.purchase_orders",
+        "replenishment.purchase_order_lines",
+        "replenishment.purchase_order_status",
+        "forecasting.forecasts",
+        "forecasting.forecast_points",
+        "bi.open_purchase_orders",
+        "bi.forecast_vs_actual",
+        "bi.replenishment_triggers",
     ];
 
     // The API role: the session's tenant only, nothing without one.

@@ -1,10 +1,13 @@
 //! One module per resource; [`v1`] lists them all.
 
 pub mod catalog;
+pub mod forecasts;
 pub mod health;
 pub mod ledger;
+pub mod orders;
 pub mod positions;
 pub mod rules;
+pub mod triggers;
 pub mod writes;
 
 use axum::Router;
@@ -18,4 +21,7 @@ pub fn v1() -> Router<AppState> {
         .merge(ledger::routes())
         .merge(catalog::routes())
         .merge(rules::routes())
+        .merge(orders::routes())
+        .merge(triggers::routes())
+        .merge(forecasts::routes())
 }

@@ -112,11 +112,24 @@ pub(crate) async fn attributes(
     Ok(Some(value.to_string()))
 }
 
-/// Publishes, audits and answers 202.
+/// Publishes a create-or-replace, audits it and answers 202.
 pub(crate) async fn accept<E: composerp_events::Event>(
     state: &AppState,
     p: &Principal,
     headers: &HeaderMap,
+    topic: &str,
+    resource: String,
+    event: E,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    accept_as(state, p, headers, "put", topic, resource, event).await
+}
+
+/// Publishes the event of `action` on `resource`, audits it and answers 202.
+pub(crate) async fn accept_as<E: composerp_events::Event>(
+    state: &AppState,
+    p: &Principal,
+    headers: &HeaderMap,
+    action: &str,
     topic: &str,
     resource: String,
     event: E,
@@ -130,16 +143,17 @@ pub(crate) async fn accept<E: composerp_events::Event>(
     // The detail names the event, never its content (suppliers carry personal data).
     sqlx::query(
         "INSERT INTO audit.audit_log (tenant_id, actor, action, resource, outcome, request_id, detail) \
-         VALUES ($1, $2, 'put', $3, 'accepted', $4, jsonb_build_object('event_id', $5::text))",
+         VALUES ($1, $2, $6, $3, 'accepted', $4, jsonb_build_object('event_id', $5::text))",
     )
     .bind(&p.tenant)
     .bind(&p.subject)
     .bind(&resource)
     .bind(request_id)
     .bind(event.event_id().to_string())
+    .bind(action)
     .execute(&state.pool)
     .await?;
-    tracing::info!(tenant = %p.tenant, actor = %p.subject, resource, "Write accepted.");
+    tracing::info!(tenant = %p.tenant, actor = %p.subject, action, resource, "Write accepted.");
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
