@@ -151,12 +151,13 @@ fn converge(
         })?;
         let mut diffs = Vec::new();
         for (k, w) in want {
-            let got = latest
+            let (got, sequence) = latest
                 .get(k)
-                .map(|u| u.buckets().to_vec())
-                .unwrap_or_else(|| vec![0; 8]);
+                .map_or((vec![0; 8], 0), |u| (u.buckets().to_vec(), u.sequence));
             if got != *w {
-                diffs.push(format!("{k:?}: got {got:?}, want {w:?}"));
+                diffs.push(format!(
+                    "{k:?}: got {got:?} (sequence {sequence}), want {w:?}"
+                ));
             }
         }
         if diffs.is_empty() || Instant::now() > deadline {

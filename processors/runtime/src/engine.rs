@@ -25,7 +25,11 @@
 //!   compacted away still carry their epochs, so a restore from an empty state directory keeps
 //!   them.
 //! - Restore: local checkpoint, then the changelog from the checkpoint's position to the
-//!   restore's own sentinel.
+//!   restore's own sentinel. The local checkpoint counts only if its process was the sole
+//!   writer of the changelog partition from its sentinel to that checkpoint (each commit checks
+//!   that its marker landed right after its own records): under a split ownership a superseded
+//!   owner goes on committing locally, and its states are behind the newer owner's markers, so
+//!   such a store is rebuilt from the changelog alone.
 //! - Revocation: the pending batch is committed before the partitions are released.
 
 use std::{
@@ -249,6 +253,17 @@ struct Running<P: Processor> {
     changelog_next: i64,
     /// Offset of this process's restore sentinel: tags its changelog writes.
     epoch: i64,
+    /// The offset this process's next changelog record gets if nobody else writes there.
+    next_own: i64,
+    /// No other writer appeared in the changelog partition since this process's sentinel.
+    sole: bool,
+}
+
+/// Whether a commit's marker landed where the process's own records alone would put it: it
+/// sent `sent` state records, then the marker, starting at `next_own`. Another writer's records
+/// in between (a newer owner's sentinel, a superseded owner's writes) move the marker further.
+fn still_sole(next_own: i64, sent: usize, marker: i64) -> bool {
+    marker == next_own + sent as i64
 }
 
 struct Engine<P: Processor> {
@@ -499,16 +514,33 @@ impl<P: Processor> Engine<P> {
         );
         let mut keys = 0;
         for (p, running) in self.tasks.iter_mut() {
-            if let Some(o) = markers.get(p) {
-                running.changelog_next = o + 1;
+            let rows = changes.remove(p).unwrap_or_default();
+            match markers.get(p) {
+                Some(&o) => {
+                    let sole = still_sole(running.next_own, rows.len(), o);
+                    if running.sole && !sole {
+                        tracing::warn!(
+                            processor = P::NAME,
+                            partition = p,
+                            expected = running.next_own + rows.len() as i64,
+                            marker = o,
+                            "Another process wrote to this partition's changelog: its local \
+                             store will be rebuilt from the changelog at the next restore."
+                        );
+                    }
+                    running.sole &= sole;
+                    running.next_own = o + 1;
+                    running.changelog_next = o + 1;
+                }
+                None => running.sole = false,
             }
             let checkpoint = Checkpoint {
                 offsets: running.task.offsets.clone(),
                 changelog_next: running.changelog_next,
                 max_event_time: running.task.max_event_time,
                 epoch: running.epoch,
+                sole: running.sole,
             };
-            let rows = changes.remove(p).unwrap_or_default();
             running.store.commit(
                 rows.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
                 &checkpoint,
@@ -557,8 +589,22 @@ impl<P: Processor> Engine<P> {
     /// Restores partition `p`: local checkpoint, then the changelog tail up to the last marker.
     fn restore(&mut self, p: i32) -> Result<Running<P>, EngineError> {
         let started = Instant::now();
-        let store = Store::open(&self.state_dir(), p)?;
+        let mut store = Store::open(&self.state_dir(), p)?;
         let mut checkpoint = store.checkpoint()?;
+        if !checkpoint.sole {
+            // The file may hold a superseded owner's states, behind the offsets a newer owner's
+            // markers carry: only the changelog as a whole is the partition's state.
+            if checkpoint != Checkpoint::default() {
+                tracing::warn!(
+                    processor = P::NAME,
+                    partition = p,
+                    "Local store not trusted (another writer in the changelog since its \
+                     checkpoint): rebuilding it from the changelog."
+                );
+            }
+            store.clear()?;
+            checkpoint = Checkpoint::default();
+        }
         let mut task = Task::<P>::new(p);
         store.for_each(|k, v| {
             task.restore_entry(k, Some(v))
@@ -599,7 +645,6 @@ impl<P: Processor> Engine<P> {
         // checkpoint are passed over.
         let start = checkpoint.changelog_next;
         let old = checkpoint.clone();
-        let mut store = store;
         let (_, estimate) =
             consumer.fetch_watermarks(&self.changelog, p, Duration::from_secs(30))?;
         let remaining = metrics::gauge!(
@@ -696,10 +741,12 @@ impl<P: Processor> Engine<P> {
             }
         }
         remaining.set(0.0);
-        // The sentinel at `end` is this process's: the partition is its own from there.
+        // The sentinel at `end` is this process's: the partition is its own from there, and the
+        // restored states are the changelog's up to it.
         checkpoint.epoch = end;
+        checkpoint.sole = true;
         self.meters.restored.increment(replayed % 50_000);
-        if replayed > 0 || checkpoint.changelog_next != old.changelog_next {
+        if replayed > 0 || checkpoint != old {
             checkpoint.offsets.clone_from(&task.offsets);
             checkpoint.max_event_time = task.max_event_time;
             store.commit(
@@ -722,6 +769,8 @@ impl<P: Processor> Engine<P> {
             store,
             changelog_next: checkpoint.changelog_next,
             epoch: end,
+            next_own: end + 1,
+            sole: true,
         })
     }
 }
@@ -1145,7 +1194,17 @@ pub fn run<P: Processor>(
 
 #[cfg(test)]
 mod tests {
-    use super::Ownership;
+    use super::{Ownership, still_sole};
+
+    #[test]
+    fn a_marker_right_after_the_own_records_keeps_the_store_trusted() {
+        // Sentinel at 40: the first commit writes 3 states at 41..=43 and its marker at 44.
+        assert!(still_sole(41, 3, 44));
+        // A commit with no state change: the marker alone.
+        assert!(still_sole(45, 0, 45));
+        // A newer owner's sentinel (or a superseded owner's entry) landed in between.
+        assert!(!still_sole(41, 3, 45));
+    }
 
     /// Replays a changelog given as (offset, kind, epoch) and returns the offsets admitted.
     fn admitted(start_epoch: i64, log: &[(i64, &str, i64)]) -> Vec<i64> {

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 const STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("states");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const META_KEY: &str = "checkpoint";
+/// The checkpoint's key. Version 2 added [`Checkpoint::sole`]; a store with only the first
+/// version's key reads as untrusted, so it is rebuilt from the changelog once.
+const META_KEY: &str = "checkpoint.v2";
 
 /// Why the store failed; the process stops and restarts from its last checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,11 @@ pub struct Checkpoint {
     /// Ownership epoch of the changelog writes that count after `changelog_next` (the offset
     /// of the restore sentinel of the process that wrote them; see the engine's module docs).
     pub epoch: i64,
+    /// Every changelog record of the partition from `epoch` to `changelog_next` is this
+    /// process's own, so the stored states are the changelog's at `changelog_next`. False (as
+    /// in the empty checkpoint) when another writer appeared: the process may have gone on as a
+    /// superseded owner, and its local states cannot be trusted.
+    pub sole: bool,
 }
 
 /// A partition's store file.
@@ -97,6 +104,15 @@ impl Store {
             }),
             None => Ok(Checkpoint::default()),
         }
+    }
+
+    /// Removes every state and the checkpoint, in one transaction.
+    pub fn clear(&mut self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        for table in [STATES, META] {
+            tx.delete_table(table).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// Calls `f` with every stored (key, value).
@@ -165,6 +181,7 @@ mod tests {
             changelog_next: 11,
             max_event_time: 5,
             epoch: 7,
+            sole: true,
         };
         {
             let mut s = Store::open(&dir, 2).expect("open");
@@ -182,6 +199,16 @@ mod tests {
         })
         .expect("scan");
         assert_eq!(rows, vec![("b".to_owned(), b"2".to_vec())]);
+        let mut s = s;
+        s.clear().expect("clear");
+        assert_eq!(s.checkpoint().expect("cleared"), Checkpoint::default());
+        let mut left = 0;
+        s.for_each(|_, _| {
+            left += 1;
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(left, 0, "no state survives a clear");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
