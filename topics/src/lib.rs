@@ -7,7 +7,10 @@
 
 pub mod admin;
 
-use std::{collections::BTreeSet, sync::LazyLock};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::LazyLock,
+};
 
 use composerp_events::{EncodedRecord, KeyParts, SchemaCatalog};
 use serde::Deserialize;
@@ -90,22 +93,23 @@ impl std::fmt::Display for KeyFormat {
 impl KeyFormat {
     /// Builds the key of a record from its parts.
     pub fn key(&self, p: KeyParts<'_>) -> Result<String, TopicError> {
-        let need = |v: Option<&str>, part| {
-            v.map(str::to_owned).ok_or(TopicError::MissingKeyPart {
-                part,
-                format: *self,
-            })
-        };
-        let parts = match self {
-            KeyFormat::TenantLocation => vec![need(p.location, "location")?],
-            KeyFormat::TenantItem => vec![need(p.item, "item")?],
-            KeyFormat::TenantSupplier => vec![need(p.supplier, "supplier")?],
-            KeyFormat::TenantSupplierItem => {
-                vec![need(p.supplier, "supplier")?, need(p.item, "item")?]
-            }
-            KeyFormat::TenantLocationItem => {
-                vec![need(p.location, "location")?, need(p.item, "item")?]
-            }
+        // Called once per output record: no allocation but the key itself.
+        fn need<'a>(v: Option<&'a str>, part: &'static str, f: KeyFormat) -> Result<&'a str, TopicError> {
+            v.ok_or(TopicError::MissingKeyPart { part, format: f })
+        }
+        let f = *self;
+        let (first, second) = match self {
+            KeyFormat::TenantLocation => (need(p.location, "location", f)?, None),
+            KeyFormat::TenantItem => (need(p.item, "item", f)?, None),
+            KeyFormat::TenantSupplier => (need(p.supplier, "supplier", f)?, None),
+            KeyFormat::TenantSupplierItem => (
+                need(p.supplier, "supplier", f)?,
+                Some(need(p.item, "item", f)?),
+            ),
+            KeyFormat::TenantLocationItem => (
+                need(p.location, "location", f)?,
+                Some(need(p.item, "item", f)?),
+            ),
             KeyFormat::Source => {
                 return Err(TopicError::MissingKeyPart {
                     part: "source key",
@@ -114,12 +118,12 @@ impl KeyFormat {
             }
         };
         let mut key = String::with_capacity(
-            p.tenant.len() + 1 + parts.iter().map(|s| s.len() + 1).sum::<usize>(),
+            p.tenant.len() + 2 + first.len() + second.map_or(0, str::len),
         );
         key.push_str(p.tenant);
-        for s in parts {
+        for s in std::iter::once(first).chain(second) {
             key.push('|');
-            key.push_str(&s);
+            key.push_str(s);
         }
         Ok(key)
     }
@@ -208,6 +212,8 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct TopicCatalog {
     topics: Vec<TopicSpec>,
+    /// Index in `topics` of the topic carrying each record type (see [`Self::for_value`]).
+    by_value: HashMap<String, usize>,
 }
 
 static EMBEDDED: LazyLock<TopicCatalog> = LazyLock::new(|| {
@@ -290,7 +296,16 @@ impl TopicCatalog {
                 )));
             }
         }
-        Ok(TopicCatalog { topics })
+        let mut by_value = HashMap::new();
+        for (i, t) in topics.iter().enumerate() {
+            if let Some(v) = &t.value
+                && !t.internal
+            {
+                // Unique, as checked above: internal topics never carry a type for `for_value`.
+                by_value.insert(v.clone(), i);
+            }
+        }
+        Ok(TopicCatalog { topics, by_value })
     }
 
     /// Every topic, sorted by name.
@@ -323,9 +338,8 @@ impl TopicCatalog {
 
     /// The topic carrying records of this Avro full name.
     pub fn for_value(&self, full_name: &str) -> Option<&TopicSpec> {
-        self.topics
-            .iter()
-            .find(|t| t.value.as_deref() == Some(full_name))
+        // Looked up for every output record, so indexed rather than scanned.
+        self.by_value.get(full_name).map(|&i| &self.topics[i])
     }
 }
 

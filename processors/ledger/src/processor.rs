@@ -3,7 +3,6 @@
 //! State keys (per partition): `p|tenant|location|item` holds a [`PositionState`],
 //! `e|tenant|event_id[|inbound]` remembers an applied event for deduplication.
 
-use std::collections::{HashMap, HashSet};
 
 use composerp_events::{
     Codec, DecodeError, EventId, Money, Timestamp,
@@ -46,12 +45,16 @@ inputs! {
     }
 }
 
+/// Per tenant, then per id: nested so that lookups by `&str` build no key.
+type ByTenant<V> = foldhash::HashMap<String, V>;
+
 /// Master data the ledger reads: location types, known items, reorder points.
 #[derive(Debug, Default)]
 pub struct LedgerTables {
-    locations: HashMap<String, LocationType>,
-    items: HashSet<String>,
-    rules: HashMap<String, Rule>,
+    locations: ByTenant<foldhash::HashMap<String, LocationType>>,
+    items: ByTenant<foldhash::HashSet<String>>,
+    /// Tenant, location, item.
+    rules: ByTenant<foldhash::HashMap<String, foldhash::HashMap<String, Rule>>>,
 }
 
 /// The low-stock part of a replenishment rule.
@@ -66,18 +69,16 @@ pub struct Rule {
 impl LedgerTables {
     /// Type of a location, None when unknown.
     pub fn location(&self, tenant: &str, location: &str) -> Option<LocationType> {
-        self.locations.get(&format!("{tenant}|{location}")).copied()
+        self.locations.get(tenant)?.get(location).copied()
     }
 
     /// The reorder point of an item-location, if a rule sets one.
     pub fn rule(&self, tenant: &str, location: &str, item: &str) -> Option<Rule> {
-        self.rules
-            .get(&format!("{tenant}|{location}|{item}"))
-            .copied()
+        self.rules.get(tenant)?.get(location)?.get(item).copied()
     }
 
     fn known_item(&self, tenant: &str, item: &str) -> bool {
-        self.items.contains(&format!("{tenant}|{item}"))
+        self.items.get(tenant).is_some_and(|i| i.contains(item))
     }
 }
 
@@ -89,30 +90,40 @@ impl Tables for LedgerTables {
         match index {
             0 => {
                 let l: Location = codec.decode(bytes)?;
-                self.locations.insert(
-                    format!("{}|{}", l.tenant_id, l.location_id),
-                    l.location_type,
-                );
+                self.locations
+                    .entry(l.tenant_id)
+                    .or_default()
+                    .insert(l.location_id, l.location_type);
             }
             1 => {
                 let i: Item = codec.decode(bytes)?;
-                self.items.insert(format!("{}|{}", i.tenant_id, i.item_id));
+                self.items.entry(i.tenant_id).or_default().insert(i.item_id);
             }
             _ => {
                 let r: ReplenishmentRule = codec.decode(bytes)?;
-                let key = format!("{}|{}|{}", r.tenant_id, r.location_id, r.item_id);
                 match r.reorder_point.filter(|_| r.active) {
                     Some(reorder_point) => {
-                        self.rules.insert(
-                            key,
-                            Rule {
-                                reorder_point,
-                                rearm_margin: r.rearm_margin,
-                            },
-                        );
+                        self.rules
+                            .entry(r.tenant_id)
+                            .or_default()
+                            .entry(r.location_id)
+                            .or_default()
+                            .insert(
+                                r.item_id,
+                                Rule {
+                                    reorder_point,
+                                    rearm_margin: r.rearm_margin,
+                                },
+                            );
                     }
                     None => {
-                        self.rules.remove(&key);
+                        if let Some(items) = self
+                            .rules
+                            .get_mut(&r.tenant_id)
+                            .and_then(|l| l.get_mut(&r.location_id))
+                        {
+                            items.remove(&r.item_id);
+                        }
                     }
                 }
             }
@@ -490,8 +501,9 @@ impl Processor for InventoryLedger {
     }
 
     fn end_batch(&self, ctx: &mut Context<'_, LedgerState, LedgerTables>) {
-        for key in ctx.changed_keys() {
-            let Some(LedgerState::Position(p)) = ctx.peek(&key) else {
+        let keys = ctx.changed_keys();
+        for key in keys.iter() {
+            let Some(LedgerState::Position(p)) = ctx.peek(key) else {
                 continue;
             };
             let mut parts = key.splitn(4, '|').skip(1);

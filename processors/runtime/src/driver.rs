@@ -112,8 +112,7 @@ impl<P: Processor> TestDriver<P> {
         self.task
             .end_batch(&env, &mut self.outputs)
             .expect("outputs encode");
-        self.task.dirty.clear();
-        self.task.timers.dirty.clear();
+        self.task.forget_changes();
     }
 
     /// Moves the wall clock and runs the wall-clock timers now due (as a batch).

@@ -1,8 +1,7 @@
 //! The [`Processor`] trait a data engineer implements, and the [`Context`] it works through.
 
-use std::collections::HashMap;
 
-use composerp_events::{Codec, DecodeError, EncodedRecord, Event, EventId, Timestamp};
+use composerp_events::{Codec, DecodeError, Event, EventId, Timestamp};
 use composerp_topics::TopicCatalog;
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -140,8 +139,8 @@ pub trait Processor: Send + Sync + 'static {
 /// One output record, encoded, with its destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutRecord {
-    /// Kafka topic name.
-    pub topic: String,
+    /// Kafka topic name (the topic catalog's, which lives as long as the process).
+    pub topic: &'static str,
     /// Record key.
     pub key: String,
     /// Confluent-framed Avro value.
@@ -165,8 +164,8 @@ pub enum EmitError {
 /// What a processor sees while handling a record: its partition's state, reference data, the
 /// clock and the outputs.
 pub struct Context<'a, S, T> {
-    pub(crate) states: &'a mut HashMap<String, S>,
-    pub(crate) dirty: &'a mut std::collections::HashSet<String>,
+    pub(crate) states: &'a mut crate::task::StateMap<S>,
+    pub(crate) dirty: &'a mut crate::task::KeySet,
     pub(crate) outputs: &'a mut Vec<OutRecord>,
     pub(crate) tables: &'a T,
     pub(crate) codec: &'a Codec,
@@ -175,6 +174,8 @@ pub struct Context<'a, S, T> {
     pub(crate) now: Timestamp,
     pub(crate) source: (usize, i64),
     pub(crate) timers: &'a mut Timers,
+    /// Keys changed earlier in the batch and already sorted (at its end: all of them).
+    pub(crate) changed: std::sync::Arc<Vec<String>>,
     pub(crate) error: &'a mut Option<EmitError>,
 }
 
@@ -202,11 +203,21 @@ impl<S: Default, T> Context<'_, S, T> {
         }
     }
 
-    /// Keys whose state changed since the last commit (this batch).
-    pub fn changed_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.dirty.iter().cloned().collect();
-        keys.sort();
-        keys
+    /// Keys whose state changed since the last commit (this batch), sorted. In `end_batch`
+    /// this is a shared list sorted once per batch, not a copy.
+    pub fn changed_keys(&self) -> std::sync::Arc<Vec<String>> {
+        if self.dirty.is_empty() {
+            return std::sync::Arc::clone(&self.changed);
+        }
+        let mut keys: Vec<String> = self
+            .changed
+            .iter()
+            .chain(self.dirty.iter())
+            .cloned()
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        std::sync::Arc::new(keys)
     }
 
     /// Reference data.
@@ -248,14 +259,18 @@ impl<S: Default, T> Context<'_, S, T> {
 
     /// Emits an event on the topic that carries its record type, keyed by the topic's format.
     pub fn emit<E: Event>(&mut self, event: &E) {
-        let r = self.encode(event).and_then(|(topic, record)| {
-            let key = topic.key.key_of(&record)?;
-            Ok(OutRecord {
-                topic: topic.name.clone(),
-                key,
-                payload: record.payload,
-            })
-        });
+        let r = self
+            .topics
+            .for_value(E::FULL_NAME)
+            .ok_or(EmitError::NoTopic(E::FULL_NAME))
+            .and_then(|topic| {
+                let key = topic.key.key(event.key_parts())?;
+                Ok(OutRecord {
+                    topic: topic.name.as_str(),
+                    key,
+                    payload: self.codec.encode(event)?,
+                })
+            });
         self.push(r);
     }
 
@@ -268,23 +283,12 @@ impl<S: Default, T> Context<'_, S, T> {
             .and_then(|topic| {
                 let payload = self.codec.encode(event)?;
                 Ok(OutRecord {
-                    topic: topic.name.clone(),
+                    topic: topic.name.as_str(),
                     key,
                     payload,
                 })
             });
         self.push(r);
-    }
-
-    fn encode<E: Event>(
-        &self,
-        event: &E,
-    ) -> Result<(&'static composerp_topics::TopicSpec, EncodedRecord), EmitError> {
-        let topic = self
-            .topics
-            .for_value(E::FULL_NAME)
-            .ok_or(EmitError::NoTopic(E::FULL_NAME))?;
-        Ok((topic, EncodedRecord::of(self.codec, event)?))
     }
 
     fn push(&mut self, r: Result<OutRecord, EmitError>) {

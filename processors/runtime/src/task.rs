@@ -1,7 +1,7 @@
 //! One partition's work: decode, process, keep state and progress. Shared by the broker engine
 //! and the [`TestDriver`](crate::driver::TestDriver), so processor logic runs the same in both.
 
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use composerp_events::{Codec, Timestamp};
 use composerp_topics::TopicCatalog;
@@ -20,6 +20,13 @@ pub struct StateError {
     /// Serializer message.
     pub detail: String,
 }
+
+/// Every key's state of a partition. Hashed with foldhash: keys are looked up several times
+/// per input line, and SipHash was a tenth of the ledger's time.
+pub type StateMap<S> = foldhash::HashMap<String, S>;
+
+/// Keys changed since the last commit.
+pub type KeySet = foldhash::HashSet<String>;
 
 /// A changed key and its serialized value as the store and the changelog keep it (None: removed).
 pub type Change = (String, Option<Vec<u8>>);
@@ -40,9 +47,12 @@ pub struct Task<P: Processor> {
     /// Partition number (the same for every input topic).
     pub partition: i32,
     /// Every key's state.
-    pub states: HashMap<String, P::State>,
+    pub states: StateMap<P::State>,
     /// Keys changed since the last commit.
-    pub dirty: HashSet<String>,
+    pub dirty: KeySet,
+    /// At the end of a batch, the keys changed in it, sorted once for the processor's
+    /// `end_batch` and for [`Task::take_changes`].
+    changed: Arc<Vec<String>>,
     /// Next offset to read, per input topic index (0 = from the start).
     pub offsets: Vec<i64>,
     /// Newest event time seen.
@@ -83,8 +93,9 @@ impl<P: Processor> Task<P> {
     pub fn new(partition: i32) -> Self {
         Task {
             partition,
-            states: HashMap::new(),
-            dirty: HashSet::new(),
+            states: StateMap::default(),
+            dirty: KeySet::default(),
+            changed: Arc::default(),
             offsets: vec![0; <P::Input as Input>::TOPICS.len()],
             max_event_time: i64::MIN,
             timers: Timers::default(),
@@ -164,8 +175,13 @@ impl<P: Processor> Task<P> {
 
     /// Drains the states and timers changed since the last call, serialized, sorted by key.
     pub fn take_changes(&mut self) -> Result<Vec<Change>, StateError> {
-        let mut keys: Vec<String> = self.dirty.drain().collect();
-        keys.sort_unstable();
+        let changed = std::mem::take(&mut self.changed);
+        let mut keys = Arc::try_unwrap(changed).unwrap_or_else(|shared| (*shared).clone());
+        if !self.dirty.is_empty() {
+            keys.extend(self.dirty.drain());
+            keys.sort_unstable();
+            keys.dedup();
+        }
         let mut rows = Vec::with_capacity(keys.len() + self.timers.dirty.len());
         for key in keys {
             let value = match self.states.get(&key) {
@@ -182,6 +198,13 @@ impl<P: Processor> Task<P> {
             rows.push((Timers::key(kind, &name), self.timers.value(kind, &name)));
         }
         Ok(rows)
+    }
+
+    /// Forgets which states and timers changed (the test driver keeps no store).
+    pub fn forget_changes(&mut self) {
+        self.dirty.clear();
+        self.changed = Arc::default();
+        self.timers.dirty.clear();
     }
 
     /// Applies a stored entry (the store's or the changelog's; None: removed) to the task.
@@ -212,6 +235,12 @@ impl<P: Processor> Task<P> {
         out: &mut Vec<OutRecord>,
     ) -> Result<(), EmitError> {
         self.fire(env, TimerKind::WallClock, env.now, out)?;
+        let mut keys = Arc::try_unwrap(std::mem::take(&mut self.changed))
+            .unwrap_or_else(|shared| (*shared).clone());
+        keys.extend(self.dirty.drain());
+        keys.sort_unstable();
+        keys.dedup();
+        self.changed = Arc::new(keys);
         let mut error = None;
         {
             let mut ctx = self.context(env, out, &mut error);
@@ -238,6 +267,7 @@ impl<P: Processor> Task<P> {
             now: env.now,
             source: (usize::MAX, -1),
             timers: &mut self.timers,
+            changed: Arc::clone(&self.changed),
             error,
         }
     }
