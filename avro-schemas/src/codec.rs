@@ -106,6 +106,9 @@ struct Writer {
     direct: Option<DirectEncoder>,
     /// apache-avro's serializer: the reference, used whenever the direct encoder declines.
     writer: GenericDatumWriter<'static>,
+    /// The largest record written so far: [`Codec::encode`] allocates that much up front, so a
+    /// record's buffer is not grown (and copied) while it is written.
+    size_hint: std::sync::atomic::AtomicUsize,
 }
 
 struct Inner {
@@ -191,7 +194,15 @@ impl Codec {
                             tracing::debug!(record = name, error = %e, "Avro encoding through apache-avro only");
                         })
                         .ok();
-                    writers.insert(name, Writer { id, direct, writer });
+                    writers.insert(
+                        name,
+                        Writer {
+                            id,
+                            direct,
+                            writer,
+                            size_hint: std::sync::atomic::AtomicUsize::new(64),
+                        },
+                    );
                 }
             }
         }
@@ -218,9 +229,19 @@ impl Codec {
 
     /// Encodes `value` as a framed record.
     pub fn encode<T: Event>(&self, value: &T) -> Result<Vec<u8>, EncodeError> {
-        let mut out = Vec::with_capacity(128);
-        self.encode_into(value, &mut out)?;
+        use std::sync::atomic::Ordering::Relaxed;
+        let w = self.writer::<T>()?;
+        let mut out = Vec::with_capacity(w.size_hint.load(Relaxed));
+        Self::write(w, value, &mut out)?;
+        w.size_hint.fetch_max(out.len(), Relaxed);
         Ok(out)
+    }
+
+    fn writer<T: Event>(&self) -> Result<&Writer, EncodeError> {
+        self.inner
+            .writers
+            .get(T::FULL_NAME)
+            .ok_or(EncodeError::NoSchema(T::FULL_NAME))
     }
 
     /// Appends `value` as a framed record to `out` (reuse `out` to avoid allocations).
@@ -228,11 +249,10 @@ impl Codec {
     /// Written by the schema-driven [`DirectEncoder`]; a value it declines (e.g. struct fields
     /// not in schema order) goes through apache-avro's `write_ser`, which writes the same bytes.
     pub fn encode_into<T: Event>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let w = self
-            .inner
-            .writers
-            .get(T::FULL_NAME)
-            .ok_or(EncodeError::NoSchema(T::FULL_NAME))?;
+        Self::write(self.writer::<T>()?, value, out)
+    }
+
+    fn write<T: Event>(w: &Writer, value: &T, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let start = out.len();
         wire::write_header(out, w.id);
         if let Some(direct) = &w.direct {

@@ -3,7 +3,6 @@
 //! State keys (per partition): `p|tenant|location|item` holds a [`PositionState`],
 //! `e|tenant|event_id[|inbound]` remembers an applied event for deduplication.
 
-
 use composerp_events::{
     Codec, DecodeError, EventId, Money, Timestamp,
     catalog::{Item, Location, LocationType},
@@ -179,12 +178,12 @@ impl Default for LedgerState {
 pub struct InventoryLedger;
 
 /// A movement with its line and item, before it is applied.
-struct Line {
+struct Line<'a> {
     line: i32,
-    location: String,
-    item: String,
+    location: &'a str,
+    item: &'a str,
     kind: MovementKind,
-    document: Option<String>,
+    document: Option<&'a str>,
 }
 
 fn money(m: Money) -> Option<f64> {
@@ -201,28 +200,28 @@ fn minor_units(currency: Option<&str>) -> u32 {
 }
 
 /// An approved order's lines: each opens on_order at the receiving location.
-fn approved_lines(
-    po_number: &str,
-    location: &str,
-    lines: &[PurchaseOrderLine],
-    out: &mut Vec<Line>,
+fn approved_lines<'a>(
+    po_number: &'a str,
+    location: &'a str,
+    lines: &'a [PurchaseOrderLine],
+    out: &mut Vec<Line<'a>>,
 ) {
     for l in lines {
         out.push(Line {
             line: l.line_number,
-            location: location.to_owned(),
-            item: l.item_id.clone(),
+            location,
+            item: &l.item_id,
             kind: MovementKind::PoApproved {
                 line: format!("{po_number}#{}", l.line_number),
                 qty: l.quantity,
             },
-            document: Some(po_number.to_owned()),
+            document: Some(po_number),
         });
     }
 }
 
 /// The movements an input stands for, validated together (one bad line rejects the event).
-fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Reject> {
+fn lines(input: &LedgerInput) -> Result<(&str, Vec<Line<'_>>, Option<&str>), Reject> {
     let mut out = Vec::new();
     let (tenant, currency) = match input {
         LedgerInput::Sale(s) => {
@@ -255,13 +254,13 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: l.line_number,
-                    location: s.store_id.clone(),
-                    item: l.item_id.clone(),
+                    location: &s.store_id,
+                    item: &l.item_id,
                     kind,
-                    document: Some(s.receipt_id.clone()),
+                    document: Some(&s.receipt_id),
                 });
             }
-            (&s.tenant_id, Some(s.currency.clone()))
+            (&s.tenant_id, Some(s.currency.as_str()))
         }
         LedgerInput::Receipt(r) => {
             for l in &r.lines {
@@ -273,13 +272,13 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: l.line_number,
-                    location: r.location_id.clone(),
-                    item: l.item_id.clone(),
+                    location: &r.location_id,
+                    item: &l.item_id,
                     kind,
-                    document: Some(r.po_number.clone()),
+                    document: Some(&r.po_number),
                 });
             }
-            (&r.tenant_id, Some(r.currency.clone()))
+            (&r.tenant_id, Some(r.currency.as_str()))
         }
         LedgerInput::Adjustment(a) => {
             let q = a.quantity;
@@ -316,10 +315,10 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
             };
             out.push(Line {
                 line: 0,
-                location: a.location_id.clone(),
-                item: a.item_id.clone(),
+                location: &a.location_id,
+                item: &a.item_id,
                 kind,
-                document: Some(a.reason_code.clone()),
+                document: Some(&a.reason_code),
             });
             (&a.tenant_id, None)
         }
@@ -332,10 +331,10 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: l.line_number,
-                    location: t.from_location_id.clone(),
-                    item: l.item_id.clone(),
+                    location: &t.from_location_id,
+                    item: &l.item_id,
                     kind,
-                    document: Some(t.transfer_id.clone()),
+                    document: Some(&t.transfer_id),
                 });
             }
             (&t.tenant_id, None)
@@ -348,10 +347,10 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: l.line_number,
-                    location: t.to_location_id.clone(),
-                    item: l.item_id.clone(),
+                    location: &t.to_location_id,
+                    item: &l.item_id,
                     kind,
-                    document: Some(t.transfer_id.clone()),
+                    document: Some(&t.transfer_id),
                 });
             }
             (&t.tenant_id, None)
@@ -365,10 +364,10 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: l.line_number,
-                    location: t.to_location_id.clone(),
-                    item: l.item_id.clone(),
+                    location: &t.to_location_id,
+                    item: &l.item_id,
                     kind,
-                    document: Some(t.transfer_id.clone()),
+                    document: Some(&t.transfer_id),
                 });
             }
             (&t.tenant_id, None)
@@ -377,11 +376,11 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
             if p.status == PurchaseOrderStatus::APPROVED {
                 approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
             }
-            (&p.tenant_id, Some(p.currency.clone()))
+            (&p.tenant_id, Some(p.currency.as_str()))
         }
         LedgerInput::PoApproved(p) => {
             approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
-            (&p.tenant_id, Some(p.currency.clone()))
+            (&p.tenant_id, Some(p.currency.as_str()))
         }
         LedgerInput::PoCancelled(p) => {
             if !p.line_numbers.is_empty() && p.line_numbers.len() != p.item_ids.len() {
@@ -397,10 +396,10 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
                 };
                 out.push(Line {
                     line: n,
-                    location: p.location_id.clone(),
-                    item: item.clone(),
+                    location: &p.location_id,
+                    item,
                     kind,
-                    document: Some(p.po_number.clone()),
+                    document: Some(&p.po_number),
                 });
             }
             (&p.tenant_id, None)
@@ -408,7 +407,7 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
     };
     for l in &out {
         l.kind
-            .validate(&l.location)
+            .validate(l.location)
             .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
         if l.item.trim().is_empty() {
             return Err(Reject::new(
@@ -417,7 +416,7 @@ fn lines(input: &LedgerInput) -> Result<(String, Vec<Line>, Option<String>), Rej
             ));
         }
     }
-    Ok((tenant.clone(), out, currency))
+    Ok((tenant, out, currency))
 }
 
 fn position_key(tenant: &str, location: &str, item: &str) -> String {
@@ -458,7 +457,7 @@ impl Processor for InventoryLedger {
         for l in &lines {
             if let MovementKind::Set { .. } = l.kind
                 && let Some(LedgerState::Position(p)) =
-                    ctx.peek(&position_key(&tenant, &l.location, &l.item))
+                    ctx.peek(&position_key(tenant, l.location, l.item))
             {
                 let mut probe = p.position.clone();
                 probe
@@ -476,7 +475,7 @@ impl Processor for InventoryLedger {
         // per position before applying, as one record can have several lines for a position.
         let keys: Vec<String> = lines
             .iter()
-            .map(|l| position_key(&tenant, &l.location, &l.item))
+            .map(|l| position_key(tenant, l.location, l.item))
             .collect();
         let reflected: Vec<bool> = keys
             .iter()
@@ -487,7 +486,7 @@ impl Processor for InventoryLedger {
             .collect();
         for ((l, key), reflected) in lines.into_iter().zip(keys).zip(reflected) {
             if !reflected {
-                apply_line(ctx, &tenant, key, event_id, at, currency.as_deref(), l)?;
+                apply_line(ctx, tenant, key, event_id, at, currency, l)?;
             }
         }
         if let LedgerInput::Shipped(t) = input {
@@ -526,12 +525,12 @@ fn apply_line(
     event_id: EventId,
     at: Timestamp,
     currency: Option<&str>,
-    l: Line,
+    l: Line<'_>,
 ) -> Result<(), Reject> {
-    let kind = ctx.tables().location(tenant, &l.location);
+    let kind = ctx.tables().location(tenant, l.location);
     let unknown_location = kind.is_none();
-    let unknown_item = !ctx.tables().known_item(tenant, &l.item);
-    let rule = ctx.tables().rule(tenant, &l.location, &l.item);
+    let unknown_item = !ctx.tables().known_item(tenant, l.item);
+    let rule = ctx.tables().rule(tenant, l.location, l.item);
     let now = ctx.now();
     let (input_index, offset) = ctx.source();
     let LedgerState::Position(state) = ctx.state(&key) else {
@@ -593,8 +592,8 @@ fn apply_line(
             occurred_at: at,
             produced_at: now,
             source: "composerp:ledger".into(),
-            location_id: l.location.clone(),
-            item_id: l.item.clone(),
+            location_id: l.location.to_owned(),
+            item_id: l.item.to_owned(),
             available: buckets.available,
             inventory_position: buckets.inventory_position,
             threshold: rule.reorder_point,
@@ -608,7 +607,7 @@ fn apply_line(
 #[allow(clippy::too_many_arguments)]
 fn transaction(
     tenant: &str,
-    l: &Line,
+    l: &Line<'_>,
     event_id: EventId,
     at: Timestamp,
     ledger: LedgerKind,
@@ -629,13 +628,13 @@ fn transaction(
         occurred_at: at,
         produced_at: at,
         source: "composerp:ledger".into(),
-        location_id: l.location.clone(),
-        item_id: l.item.clone(),
+        location_id: l.location.to_owned(),
+        item_id: l.item.to_owned(),
         ledger,
         transaction_type: e.kind,
         source_event_id: event_id,
         source_line: l.line,
-        document_ref: l.document.clone(),
+        document_ref: l.document.map(str::to_owned),
         sequence: e.sequence,
         actual_qty: e.actual_qty,
         qty_after_transaction: e.qty_after,
