@@ -245,26 +245,13 @@ fn one_process_matches_the_truth_and_a_restart_with_replayed_events_changes_noth
     Ok(())
 }
 
+/// 206k events through two processes, one SIGKILLed three times; then both stop and a process
+/// that never had a partition takes them all over and applies more receipts. The move used to
+/// miss some of them (about one run in five) when a superseded owner's local store had been
+/// trusted after a split ownership; see the engine's module docs.
 #[test]
-fn two_processes_survive_three_sigkills() -> anyhow::Result<()> {
-    sigkills_then(false)
-}
-
-/// Issue #4, open: in about one CI run in five, after the SIGKILLs and the move, up to 15 of the
-/// 70 later receipts do not show on the positions topic within five minutes (the new process
-/// restored all eight partitions and logged no gap). Suspected: positions emitted by a
-/// partition's second owner during a split ownership carry sequences its restored state does
-/// not, so the newer updates look older to readers that keep the highest sequence.
-#[test]
-#[ignore = "issue #4: later receipts after a move sometimes missing (sequence regression suspected)"]
 fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_changelog()
 -> anyhow::Result<()> {
-    sigkills_then(true)
-}
-
-/// 206k events through two processes, one SIGKILLed three times; then, with `and_move`, both
-/// stop and a process that never had a partition takes them all over and applies more receipts.
-fn sigkills_then(and_move: bool) -> anyhow::Result<()> {
     let broker = LocalBroker::start()?;
     let brokers = broker.brokers();
     let dir = tempfile::tempdir()?;
@@ -324,6 +311,13 @@ fn sigkills_then(and_move: bool) -> anyhow::Result<()> {
     let mut latest = HashMap::new();
     let diffs = converge(&positions, &mut latest, &want, Duration::from_secs(240))?;
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    // How often two processes owned a partition at once, and how often a local store was then
+    // rebuilt from the changelog (see the engine's module docs): printed for the record.
+    eprintln!(
+        "split ownerships seen: {}, local stores rebuilt as untrusted: {}",
+        log_text.matches("Another process wrote").count(),
+        log_text.matches("Local store not trusted").count()
+    );
     assert!(
         diffs.is_empty(),
         "{} of {} item-locations differ, e.g. {:?}\nlog tail: {}",
@@ -351,11 +345,6 @@ fn sigkills_then(and_move: bool) -> anyhow::Result<()> {
         summary["ledger_lines"].as_u64().unwrap_or(0),
         "one ledger entry per applied input line, replays included once"
     );
-    if !and_move {
-        stop(a)?;
-        return stop(b);
-    }
-
     // Every partition moves to a process that never had it: it must rebuild from the changelog.
     // C deploys as a group of its own: after the SIGKILLs, Tansu 0.6 can leave the old group's
     // partitions with members that are gone (a new member got none in five minutes, rejoins
