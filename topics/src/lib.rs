@@ -94,7 +94,11 @@ impl KeyFormat {
     /// Builds the key of a record from its parts.
     pub fn key(&self, p: KeyParts<'_>) -> Result<String, TopicError> {
         // Called once per output record: no allocation but the key itself.
-        fn need<'a>(v: Option<&'a str>, part: &'static str, f: KeyFormat) -> Result<&'a str, TopicError> {
+        fn need<'a>(
+            v: Option<&'a str>,
+            part: &'static str,
+            f: KeyFormat,
+        ) -> Result<&'a str, TopicError> {
             v.ok_or(TopicError::MissingKeyPart { part, format: f })
         }
         let f = *self;
@@ -117,9 +121,8 @@ impl KeyFormat {
                 });
             }
         };
-        let mut key = String::with_capacity(
-            p.tenant.len() + 2 + first.len() + second.map_or(0, str::len),
-        );
+        let mut key =
+            String::with_capacity(p.tenant.len() + 2 + first.len() + second.map_or(0, str::len));
         key.push_str(p.tenant);
         for s in std::iter::once(first).chain(second) {
             key.push('|');

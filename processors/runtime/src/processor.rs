@@ -1,6 +1,5 @@
 //! The [`Processor`] trait a data engineer implements, and the [`Context`] it works through.
 
-
 use composerp_events::{Codec, DecodeError, Event, EventId, Timestamp};
 use composerp_topics::TopicCatalog;
 use serde::{Serialize, de::DeserializeOwned};
