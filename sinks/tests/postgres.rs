@@ -318,7 +318,9 @@ async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() 
     .await?;
     let pool = &env.db.pool.clone();
 
-    let orders: Vec<(String, String, String, i64, i64, i64, Option<String>)> = sqlx::query_as(
+    /// tenant, po_number, status, lines, cancelled lines, open quantity, approved by.
+    type OrderRow = (String, String, String, i64, i64, i64, Option<String>);
+    let orders: Vec<OrderRow> = sqlx::query_as(
         "SELECT tenant_id, po_number, status, lines, cancelled_lines, open_quantity, approved_by \
          FROM replenishment.purchase_order_status ORDER BY tenant_id, po_number",
     )

@@ -414,11 +414,11 @@ impl<P: Processor> Engine<P> {
         for o in out {
             send(
                 &self.producer,
-                BaseRecord::with_opaque_to(&o.topic, 0)
+                BaseRecord::with_opaque_to(o.topic, 0)
                     .key(o.key.as_bytes())
                     .payload(o.payload.as_slice()),
             )?;
-            self.meters.out(P::NAME, &o.topic).increment(1);
+            self.meters.out(P::NAME, o.topic).increment(1);
         }
         self.producer.poll(Duration::ZERO);
         Ok(())
