@@ -284,6 +284,70 @@ async fn seed_planning(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An API that publishes its writes to a local broker, and a sink that materializes them.
+struct Writable {
+    api: Api,
+    kafka: composerp_runtime::KafkaSettings,
+    codec: composerp_events::Codec,
+    _broker: composerp_runtime::LocalBroker,
+}
+
+/// A sink running on a blocking thread until [`RunningSink::stop`].
+struct RunningSink {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningSink {
+    async fn stop(self) -> anyhow::Result<()> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await?
+    }
+}
+
+impl Writable {
+    async fn start() -> anyhow::Result<Self> {
+        use composerp_topics::{TopicCatalog, admin::Admin};
+        let broker = composerp_runtime::LocalBroker::start()?;
+        let kafka = composerp_runtime::KafkaSettings::new(&broker.brokers(), None)?;
+        Admin::new(&kafka.admin())?
+            .apply(TopicCatalog::embedded().topics())
+            .await?;
+        let codec = composerp_events::Codec::embedded();
+        let api = Api::build(
+            RateLimits::default(),
+            Some(Arc::new(Events::new(&kafka, codec.clone())?)),
+        )
+        .await?;
+        Ok(Writable {
+            api,
+            kafka,
+            codec,
+            _broker: broker,
+        })
+    }
+
+    /// Starts `composerp sink` (group `name`) over the API's database.
+    fn sink(&self, name: &str) -> RunningSink {
+        use composerp_sinks::sink::{self, SinkConfig};
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (kafka, codec, flag) = (self.kafka.clone(), self.codec.clone(), stop.clone());
+        let cfg = SinkConfig::new(name, &self.api.db.url());
+        let rt = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || {
+            Ok(sink::run(
+                composerp_sinks::tables(),
+                &kafka,
+                codec,
+                cfg,
+                rt,
+                flag,
+            )?)
+        });
+        RunningSink { stop, task }
+    }
+}
+
 /// Every list endpoint with the number of rows one tenant has.
 const LISTS: [(&str, usize); 10] = [
     ("/v1/positions", 3),
@@ -546,22 +610,8 @@ async fn the_served_openapi_document_is_the_checked_in_one() -> anyhow::Result<(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow::Result<()> {
-    use composerp_runtime::{KafkaSettings, LocalBroker};
-    use composerp_sinks::sink::{self, SinkConfig};
-    use composerp_topics::{TopicCatalog, admin::Admin};
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    let broker = LocalBroker::start()?;
-    let kafka = KafkaSettings::new(&broker.brokers(), None)?;
-    Admin::new(&kafka.admin())?
-        .apply(TopicCatalog::embedded().topics())
-        .await?;
-    let codec = composerp_events::Codec::embedded();
-    let api = Api::build(
-        RateLimits::default(),
-        Some(Arc::new(Events::new(&kafka, codec.clone())?)),
-    )
-    .await?;
+    let w = Writable::start().await?;
+    let api = &w.api;
     sqlx::query(
         "INSERT INTO catalog.tenants (tenant_id, name, attribute_schemas) VALUES ('acme', 'Acme', \
          '{\"supplier\": {\"type\": \"object\", \"required\": [\"tier\"], \
@@ -669,15 +719,7 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
     // Nothing is in the tables until the sink writes the events.
-    let stop = Arc::new(AtomicBool::new(false));
-    let sink = {
-        let (kafka, codec, stop) = (kafka.clone(), codec.clone(), stop.clone());
-        let cfg = SinkConfig::new("api-test", &api.db.url());
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            sink::run(composerp_sinks::tables(), &kafka, codec, cfg, rt, stop)
-        })
-    };
+    let sink = w.sink("api-test");
     let mut seen = (StatusCode::NOT_FOUND, Value::Null, String::new());
     for _ in 0..150 {
         seen = api
@@ -688,8 +730,7 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    sink.await??;
+    sink.stop().await?;
     assert_eq!(seen.0, StatusCode::OK, "the sink materialized the write");
     assert_eq!(seen.1["name"], "Fresh Farms");
     assert_eq!(seen.1["attributes"]["tier"], "gold");
@@ -775,22 +816,8 @@ async fn forecasts_show_actual_sales_and_accuracy() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_approve_and_cancel_purchase_orders_through_the_topics() -> anyhow::Result<()> {
-    use composerp_runtime::{KafkaSettings, LocalBroker};
-    use composerp_sinks::sink::{self, SinkConfig};
-    use composerp_topics::{TopicCatalog, admin::Admin};
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    let broker = LocalBroker::start()?;
-    let kafka = KafkaSettings::new(&broker.brokers(), None)?;
-    Admin::new(&kafka.admin())?
-        .apply(TopicCatalog::embedded().topics())
-        .await?;
-    let codec = composerp_events::Codec::embedded();
-    let api = Api::build(
-        RateLimits::default(),
-        Some(Arc::new(Events::new(&kafka, codec.clone())?)),
-    )
-    .await?;
+    let w = Writable::start().await?;
+    let api = &w.api;
     let admin = bearer(&token("acme", "admin"));
     for role in ["viewer", "planner"] {
         let (status, body) = api
@@ -848,15 +875,7 @@ async fn admins_approve_and_cancel_purchase_orders_through_the_topics() -> anyho
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let sink = {
-        let (kafka, codec, stop) = (kafka.clone(), codec.clone(), stop.clone());
-        let cfg = SinkConfig::new("orders-test", &api.db.url());
-        let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || {
-            sink::run(composerp_sinks::tables(), &kafka, codec, cfg, rt, stop)
-        })
-    };
+    let sink = w.sink("orders-test");
     let viewer = bearer(&token("acme", "viewer"));
     let (mut po1, mut po2) = (Value::Null, Value::Null);
     for _ in 0..150 {
@@ -900,8 +919,7 @@ async fn admins_approve_and_cancel_purchase_orders_through_the_topics() -> anyho
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    sink.await??;
+    sink.stop().await?;
     assert_eq!(po2["status"], "CANCELLED", "{po2}");
     let (status, _) = api
         .post(
