@@ -26,7 +26,11 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<String>) {
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read when the script runs, not when it was compiled: cargo reuses a compiled build script
+    // across checkouts of the workspace in other folders (same target directory), and the
+    // schemas must be this checkout's.
+    let dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR set by cargo");
+    let root = Path::new(&dir);
     let mut rows = Vec::new();
     collect(root, root, &mut rows);
     println!("cargo:rerun-if-changed=ids.toml");
