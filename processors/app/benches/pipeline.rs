@@ -250,7 +250,8 @@ fn restore() -> (f64, f64, f64, usize) {
         stop(first);
     }
     // As a process that took every partition over and wrote the states: its takeover sentinel
-    // in each partition first, then the entries tagged with its writer id.
+    // in each partition first, then the entries tagged with its epoch (the sentinel's offset;
+    // a restore admits only the writes of the partition's latest owner).
     let writer = 42u64.to_be_bytes();
     let producer: BaseProducer = settings.producer().create().expect("producer");
     let send = |record: BaseRecord<'_, [u8], [u8]>| {
@@ -274,6 +275,9 @@ fn restore() -> (f64, f64, f64, usize) {
         );
     }
     producer.flush(Duration::from_secs(60)).expect("flush");
+    let epochs: Vec<[u8; 8]> = (0..8)
+        .map(|p| sentinel_offset(&settings, &changelog, p, &writer).to_be_bytes())
+        .collect();
     for n in 0..STATES {
         let key = format!("p|t{}|s{:03}|i{:06}", n % 4, n % 250, n);
         let value = postcard::to_allocvec(&position_state(n)).expect("state");
@@ -282,8 +286,8 @@ fn restore() -> (f64, f64, f64, usize) {
                 .key(key.as_bytes())
                 .payload(value.as_slice())
                 .headers(OwnedHeaders::new().insert(Header {
-                    key: "composerp.writer",
-                    value: Some(&writer[..]),
+                    key: "composerp.epoch",
+                    value: Some(&epochs[n % 8][..]),
                 }))
                 .partition((n % 8) as i32),
         );
@@ -327,6 +331,31 @@ fn restore() -> (f64, f64, f64, usize) {
     let (warm, _) = wait_restored(port, &second);
     drop(second);
     (cold, rss, warm, STATES)
+}
+
+/// The offset of the restore sentinel `writer` wrote to changelog partition `p`.
+fn sentinel_offset(settings: &KafkaSettings, changelog: &str, p: i32, writer: &[u8]) -> i64 {
+    let consumer: BaseConsumer = settings
+        .consumer("composerp-bench-sentinels")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(changelog, p, Offset::Beginning)
+        .expect("partition");
+    consumer.assign(&tpl).expect("assign");
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "sentinel of partition {p} not found"
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500))
+            && m.key() == Some(&b"\0restore"[..])
+            && m.payload() == Some(writer)
+        {
+            return m.offset();
+        }
+    }
 }
 
 /// SIGTERM, then wait for the clean exit (the process leaves the group).
