@@ -318,13 +318,18 @@ fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_chan
         log_text.matches("Another process wrote").count(),
         log_text.matches("Local store not trusted").count()
     );
+    // On failure: every partition event, warning and error of both processes, not just a tail.
+    let events: Vec<&str> = log_text
+        .lines()
+        .filter(|l| l.contains("Partition") || l.contains("WARN") || l.contains("ERROR"))
+        .collect();
     assert!(
         diffs.is_empty(),
-        "{} of {} item-locations differ, e.g. {:?}\nlog tail: {}",
+        "{} of {} item-locations differ, e.g. {:?}\npartition events, warnings and errors:\n{}",
         diffs.len(),
         want.len(),
         &diffs[..diffs.len().min(5)],
-        &log_text[log_text.len().saturating_sub(3000)..]
+        events[events.len().saturating_sub(300)..].join("\n")
     );
 
     let codec = Codec::embedded();
