@@ -125,6 +125,18 @@ async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
         .unwrap_or(-1)
 }
 
+/// The tables and views of purchase orders, triggers and forecasts, tenant-scoped like the rest.
+const PLANNING_TABLES: [&str; 9] = [
+    "replenishment.triggers",
+    "replenishment.purchase_orders",
+    "replenishment.purchase_order_lines",
+    "replenishment.purchase_order_status",
+    "forecasting.forecasts",
+    "forecasting.forecast_points",
+    "bi.open_purchase_orders",
+    "bi.forecast_vs_actual",
+    "bi.replenishment_triggers",
+];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> anyhow::Result<()> {
     let mut env = Env::start().await?;
@@ -369,17 +381,7 @@ async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() 
     sqlx::query("SELECT set_config('app.tenant_id', 'acme', false)")
         .execute(&mut api)
         .await?;
-    for t in [
-        "replenishment.triggers",
-        "replenishment.purchase_orders",
-        "replenishment.purchase_order_lines",
-        "replenishment.purchase_order_status",
-        "forecasting.forecasts",
-        "forecasting.forecast_points",
-        "bi.open_purchase_orders",
-        "bi.forecast_vs_actual",
-        "bi.replenishment_triggers",
-    ] {
+    for t in PLANNING_TABLES {
         let (mine, others): (i64, i64) = sqlx::query_as(&format!(
             "SELECT count(*) FILTER (WHERE tenant_id = 'acme'), \
                     count(*) FILTER (WHERE tenant_id <> 'acme') FROM {t}"
@@ -462,20 +464,14 @@ async fn the_api_and_bi_roles_see_one_tenant_and_cannot_write() -> anyhow::Resul
         "bi.stock_value_by_location",
         "bi.low_stock",
         "bi.stock_ledger",
-        "replenishment.triggers",
-        "replenishment.purchase_orders",
-        "replenishment.purchase_order_lines",
-        "replenishment.purchase_order_status",
-        "forecasting.forecasts",
-        "forecasting.forecast_points",
-        "bi.open_purchase_orders",
-        "bi.forecast_vs_actual",
-        "bi.replenishment_triggers",
-    ];
+    ]
+    .into_iter()
+    .chain(PLANNING_TABLES)
+    .collect::<Vec<_>>();
 
     // The API role: the session's tenant only, nothing without one.
     let mut api = PgConnection::connect_with(&db.options_as("composerp_api")).await?;
-    for t in tables {
+    for &t in &tables {
         let unset: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {t}"))
             .fetch_one(&mut api)
             .await?;

@@ -746,15 +746,14 @@ impl<P: Processor> Engine<P> {
         checkpoint.epoch = end;
         checkpoint.sole = true;
         self.meters.restored.increment(replayed % 50_000);
-        if replayed > 0 || checkpoint != old {
-            checkpoint.offsets.clone_from(&task.offsets);
-            checkpoint.max_event_time = task.max_event_time;
-            store.commit(
-                applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
-                &checkpoint,
-                1,
-            )?;
-        }
+        // Always written: the new epoch (and trust) must be on disk before the first commit.
+        checkpoint.offsets.clone_from(&task.offsets);
+        checkpoint.max_event_time = task.max_event_time;
+        store.commit(
+            applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+            &checkpoint,
+            1,
+        )?;
         tracing::info!(
             processor = P::NAME,
             partition = p,
