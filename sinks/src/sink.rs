@@ -608,7 +608,7 @@ pub fn run(
             .unwrap_or_else(|p| p.into_inner())
             .next
             .is_empty();
-        if rejoin.due(has_partitions) {
+        if rejoin.due(has_partitions, false) {
             consumer.unsubscribe();
             consumer.subscribe(&topics)?;
         }

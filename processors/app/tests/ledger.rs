@@ -219,6 +219,35 @@ fn one_process_matches_the_truth_and_a_restart_with_replayed_events_changes_noth
         want.len(),
         &diffs[..diffs.len().min(5)]
     );
+    // The group's committed offsets follow the state (for Kafka's lag tools and the stall watch).
+    let group: BaseConsumer = KafkaSettings::new(&brokers, None)?
+        .consumer("composerp-ledger")
+        .create()?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let behind = loop {
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..8 {
+            tpl.add_partition("composerp.pos.sales.v1", p);
+        }
+        let committed = group.committed_offsets(tpl, Duration::from_secs(5))?;
+        let mut behind = Vec::new();
+        for e in committed.elements() {
+            let (_, end) =
+                group.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(5))?;
+            match e.offset() {
+                Offset::Offset(o) if o >= end => {}
+                other => behind.push((e.partition(), other, end)),
+            }
+        }
+        if behind.is_empty() || Instant::now() > deadline {
+            break behind;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        behind.is_empty(),
+        "group offsets behind the end: {behind:?}"
+    );
     stop(ledger)?;
 
     // Same seed again: every event is a duplicate by id and must change nothing, so the
@@ -314,9 +343,14 @@ fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_chan
     // How often two processes owned a partition at once, and how often a local store was then
     // rebuilt from the changelog (see the engine's module docs): printed for the record.
     eprintln!(
-        "split ownerships seen: {}, local stores rebuilt as untrusted: {}",
+        "split ownerships seen: {}, local stores rebuilt as untrusted: {}, stalled partitions \
+         fetched again: {}, rejoins for a partition held elsewhere: {}",
         log_text.matches("Another process wrote").count(),
-        log_text.matches("Local store not trusted").count()
+        log_text.matches("Local store not trusted").count(),
+        log_text.matches("Stalled partition held here").count(),
+        log_text
+            .matches("A partition this process does not hold")
+            .count()
     );
     // On failure: every partition event, warning and error of both processes, not just a tail.
     let events: Vec<&str> = log_text

@@ -47,7 +47,7 @@ use composerp_topics::{TopicCatalog, TopicSpec, admin::Admin};
 use metrics::{Counter, Gauge, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol},
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
     error::{KafkaError, RDKafkaErrorCode},
     message::{Header, Headers, OwnedHeaders},
     producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext},
@@ -59,7 +59,7 @@ use crate::{
     KafkaSettings,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::Rejoin,
+    group::{Rejoin, Stalls},
     lag::Lag,
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
@@ -290,6 +290,8 @@ struct Engine<P: Processor> {
     gaps: Gaps,
     /// Next input offsets of each committed partition, for the lag reporter.
     progress: Arc<Mutex<BTreeMap<i32, Vec<i64>>>>,
+    /// When the group last assigned or revoked partitions here.
+    last_rebalance: Instant,
     failed: Option<EngineError>,
 }
 
@@ -474,6 +476,28 @@ impl<P: Processor> Engine<P> {
             return Err(EngineError::Undelivered(failed, first));
         }
         Ok(())
+    }
+
+    /// Commits the inputs' next offsets of every task to the group, asynchronously. The state
+    /// stays the source of truth; the group's offsets show lag in Kafka's tools and let
+    /// [`watch_stalls`] see partitions that nobody consumes.
+    fn commit_group<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+        let mut tpl = TopicPartitionList::new();
+        for (p, running) in &self.tasks {
+            for (t, &next) in self.inputs.iter().zip(&running.task.offsets) {
+                if tpl
+                    .add_partition_offset(&t.name, *p, Offset::Offset(next))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
+        if tpl.count() > 0
+            && let Err(err) = consumer.commit(&tpl, CommitMode::Async)
+        {
+            tracing::debug!(error = %err, "Group offset commit not queued.");
+        }
     }
 
     /// Commits every task's batch (see the module docs for the order of steps).
@@ -835,6 +859,7 @@ fn assign<P: Processor>(
     }
     let keys: usize = engine.tasks.values().map(|r| r.task.states.len()).sum();
     engine.meters.keys.set(keys as f64);
+    engine.last_rebalance = Instant::now();
     // Always answer the group, even with nothing: after a cooperative revoke librdkafka waits
     // for this call (with an empty list) before it rejoins for the second round.
     if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
@@ -869,6 +894,7 @@ fn revoke<P: Processor>(
         }
         tracing::info!(processor = P::NAME, partition = p, "Partition released.");
     }
+    engine.last_rebalance = Instant::now();
     if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
         // Eager revokes everything at once.
         consumer.unassign()?;
@@ -1011,6 +1037,109 @@ fn pump<P: Processor, C: ConsumerContext>(
     handled
 }
 
+/// Every 5 s until `stop`, compares the group's committed offset of every input partition with
+/// the partition's end and queues the partitions that stand still ([`Stalls`]). Its consumer
+/// shares the group's id to read its offsets but never joins.
+fn watch_stalls(
+    kafka: &KafkaSettings,
+    group: &str,
+    inputs: &[TopicSpec],
+    stalls: &Mutex<Vec<(usize, i32)>>,
+    stop: &AtomicBool,
+) {
+    let consumer: BaseConsumer = match kafka.consumer(group).create() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "No stall watch: its consumer failed.");
+            return;
+        }
+    };
+    let mut seen = Stalls::default();
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(200));
+        if last.elapsed() < Duration::from_secs(5) {
+            continue;
+        }
+        last = Instant::now();
+        let mut tpl = TopicPartitionList::new();
+        for t in inputs {
+            for p in 0..t.partitions {
+                tpl.add_partition(&t.name, p);
+            }
+        }
+        let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(5)) else {
+            continue;
+        };
+        for e in committed.elements() {
+            let Some(index) = inputs.iter().position(|t| t.name == e.topic()) else {
+                continue;
+            };
+            let offset = match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            };
+            let Ok((_, end)) =
+                consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2))
+            else {
+                continue;
+            };
+            if seen.observe(index, e.partition(), offset, end, Instant::now()) {
+                tracing::warn!(
+                    topic = e.topic(),
+                    partition = e.partition(),
+                    committed = offset,
+                    end,
+                    "Partition stalled: its committed offset has not moved for {} s.",
+                    Stalls::AFTER.as_secs()
+                );
+                stalls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, e.partition()));
+            }
+        }
+    }
+}
+
+/// Fetches the stalled partitions this process holds once more, from their recorded offsets;
+/// true if a stalled partition is held elsewhere and the membership has been settled long
+/// enough to blame the group rather than a restore in progress.
+fn fetch_again<P: Processor>(
+    engine: &Mutex<Engine<P>>,
+    consumer: &BaseConsumer<Rebalancer<P>>,
+    stalled: &[(usize, i32)],
+) -> bool {
+    let e = engine.lock().unwrap_or_else(|p| p.into_inner());
+    let mut elsewhere = false;
+    for &(index, p) in stalled {
+        let Some(running) = e.tasks.get(&p) else {
+            elsewhere |= e.last_rebalance.elapsed() > Stalls::AFTER;
+            continue;
+        };
+        let topic = &e.inputs[index].name;
+        let from = Offset::Offset((running.task.offsets[index] - FETCH_REWIND).max(0));
+        let timeout = Duration::from_secs(10);
+        let sought = if index == 0 {
+            consumer.seek(topic, p, from, timeout)
+        } else {
+            e.data.seek(topic, p, from, timeout)
+        };
+        match sought {
+            Ok(()) => tracing::warn!(
+                topic = %topic,
+                partition = p,
+                offset = running.task.offsets[index],
+                "Stalled partition held here: fetching it again."
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, topic = %topic, partition = p, "Seek of a stalled partition failed.")
+            }
+        }
+    }
+    elsewhere
+}
+
 /// Runs `processor` until `stop` is set or an error occurs.
 pub fn run<P: Processor>(
     processor: P,
@@ -1103,6 +1232,7 @@ pub fn run<P: Processor>(
         writer: EventId::random().0.as_u64_pair().0 | 1,
         gaps: Gaps::default(),
         progress: progress.clone(),
+        last_rebalance: Instant::now(),
         failed: None,
     }));
     let lag = {
@@ -1129,13 +1259,26 @@ pub fn run<P: Processor>(
             })
             .map_err(|e| EngineError::Topics(e.to_string()))?
     };
-    let consumer: BaseConsumer<Rebalancer<P>> = kafka
-        .consumer(
-            &cfg.group
-                .clone()
-                .unwrap_or_else(|| format!("composerp-{}", P::NAME)),
-        )
-        .create_with_context(Rebalancer {
+    let group = cfg
+        .group
+        .clone()
+        .unwrap_or_else(|| format!("composerp-{}", P::NAME));
+    let stalls: Arc<Mutex<Vec<(usize, i32)>>> = Arc::default();
+    let watch = {
+        let (kafka, inputs, group, stalls, stop) = (
+            kafka.clone(),
+            inputs.clone(),
+            group.clone(),
+            stalls.clone(),
+            stop.clone(),
+        );
+        std::thread::Builder::new()
+            .name(format!("{}-stalls", P::NAME))
+            .spawn(move || watch_stalls(&kafka, &group, &inputs, &stalls, &stop))
+            .map_err(|e| EngineError::Topics(e.to_string()))?
+    };
+    let consumer: BaseConsumer<Rebalancer<P>> =
+        kafka.consumer(&group).create_with_context(Rebalancer {
             engine: engine.clone(),
         })?;
     consumer.subscribe(&[inputs[0].name.as_str()])?;
@@ -1150,7 +1293,9 @@ pub fn run<P: Processor>(
             .unwrap_or_else(|p| p.into_inner())
             .tasks
             .is_empty();
-        if rejoin.due(has_partitions) {
+        let stalled = std::mem::take(&mut *stalls.lock().unwrap_or_else(|p| p.into_inner()));
+        let elsewhere = !stalled.is_empty() && fetch_again(&engine, &consumer, &stalled);
+        if rejoin.due(has_partitions, elsewhere) {
             consumer.unsubscribe();
             consumer.subscribe(&[inputs[0].name.as_str()])?;
         }
@@ -1168,11 +1313,12 @@ pub fn run<P: Processor>(
             break Err(err);
         }
         let due = e.last_commit.elapsed() >= cfg.batch_interval;
-        if ((e.pending > 0 && (e.pending >= cfg.batch_records || due))
-            || (due && e.wall_timer_due()))
-            && let Err(err) = e.commit()
+        if (e.pending > 0 && (e.pending >= cfg.batch_records || due)) || (due && e.wall_timer_due())
         {
-            break Err(err);
+            if let Err(err) = e.commit() {
+                break Err(err);
+            }
+            e.commit_group(&consumer);
         }
     };
     // A clean stop commits what was processed and leaves the group so partitions move at once.
@@ -1188,6 +1334,7 @@ pub fn run<P: Processor>(
     stop.store(true, Ordering::Relaxed);
     let _ = follower.join();
     let _ = lag.join();
+    let _ = watch.join();
     result.and(stopping)
 }
 

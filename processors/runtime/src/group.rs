@@ -1,6 +1,9 @@
 //! Consumer-group membership that recovers from brokers that keep a dead member's partitions.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 /// Tells a member with no partitions for a while to leave and join its group again; the wait
 /// doubles from 30 s up to 5 min. Tansu can keep a SIGKILLed member's partitions assigned to it
@@ -10,6 +13,9 @@ use std::time::{Duration, Instant};
 pub struct Rejoin {
     idle_since: Instant,
     after: Duration,
+    /// The last rejoin for a partition stalled elsewhere, and the wait before another.
+    stalled_at: Option<Instant>,
+    stalled_after: Duration,
 }
 
 impl Default for Rejoin {
@@ -17,6 +23,8 @@ impl Default for Rejoin {
         Rejoin {
             idle_since: Instant::now(),
             after: Self::FIRST,
+            stalled_at: None,
+            stalled_after: Stalls::AFTER,
         }
     }
 }
@@ -25,9 +33,23 @@ impl Rejoin {
     const FIRST: Duration = Duration::from_secs(30);
     const LONGEST: Duration = Duration::from_secs(300);
 
-    /// Called once per loop turn with whether the member holds partitions; true means
-    /// unsubscribe and subscribe again now.
-    pub fn due(&mut self, has_partitions: bool) -> bool {
+    /// Called once per loop turn with whether the member holds partitions and whether a
+    /// partition it does not hold is stalled ([`Stalls`]); true means unsubscribe and subscribe
+    /// again now.
+    pub fn due(&mut self, has_partitions: bool, stalled_elsewhere: bool) -> bool {
+        if stalled_elsewhere
+            && self
+                .stalled_at
+                .is_none_or(|t| t.elapsed() > self.stalled_after)
+        {
+            tracing::warn!(
+                "A partition this process does not hold is not consumed; joining the group \
+                 again so the broker drops members that are gone."
+            );
+            self.stalled_at = Some(Instant::now());
+            self.stalled_after = (self.stalled_after * 2).min(Self::LONGEST);
+            return true;
+        }
         if has_partitions {
             self.idle_since = Instant::now();
             self.after = Self::FIRST;
@@ -43,5 +65,80 @@ impl Rejoin {
         self.idle_since = Instant::now();
         self.after = (self.after * 2).min(Self::LONGEST);
         true
+    }
+}
+
+/// Finds input partitions that nobody consumes: the group's committed offset stands below the
+/// partition's end for [`Stalls::AFTER`]. Tansu 0.6 can leave a SIGKILLed member's partitions
+/// assigned to it while every live member holds others, and a fetch can stall after an
+/// assignment change; a live owner then fetches again, any other member rejoins the group
+/// (a join makes Tansu drop members that stopped heartbeating).
+#[derive(Debug, Default)]
+pub struct Stalls {
+    /// (input index, partition) → (committed offset last seen, since when).
+    seen: HashMap<(usize, i32), (i64, Instant)>,
+}
+
+impl Stalls {
+    /// How long a partition's committed offset may stand still below its end.
+    pub const AFTER: Duration = Duration::from_secs(60);
+
+    /// Records one reading of input `index`, partition `partition`; true means it is stalled
+    /// (reported once per [`Stalls::AFTER`] while it stays so).
+    pub fn observe(
+        &mut self,
+        index: usize,
+        partition: i32,
+        committed: i64,
+        end: i64,
+        now: Instant,
+    ) -> bool {
+        let seen = self
+            .seen
+            .entry((index, partition))
+            .or_insert((committed, now));
+        if seen.0 != committed || committed >= end {
+            *seen = (committed, now);
+            return false;
+        }
+        if now.duration_since(seen.1) > Self::AFTER {
+            seen.1 = now;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partition_is_stalled_only_when_its_offset_stands_below_the_end_for_a_minute() {
+        let mut s = Stalls::default();
+        let t0 = Instant::now();
+        let at = |secs| t0 + Duration::from_secs(secs);
+        assert!(!s.observe(0, 3, 100, 500, at(0)));
+        assert!(!s.observe(0, 3, 100, 500, at(30)));
+        // Progress restarts the clock.
+        assert!(!s.observe(0, 3, 200, 500, at(50)));
+        assert!(!s.observe(0, 3, 200, 500, at(100)));
+        assert!(s.observe(0, 3, 200, 500, at(111)));
+        // Reported once per minute while it lasts.
+        assert!(!s.observe(0, 3, 200, 500, at(150)));
+        assert!(s.observe(0, 3, 200, 500, at(172)));
+        // Caught up (or past a broker's understated end): never stalled.
+        assert!(!s.observe(1, 3, 500, 500, at(0)));
+        assert!(!s.observe(1, 3, 500, 500, at(500)));
+        assert!(!s.observe(1, 4, 900, 500, at(0)));
+        assert!(!s.observe(1, 4, 900, 500, at(500)));
+    }
+
+    #[test]
+    fn a_stall_elsewhere_rejoins_at_once_then_backs_off() {
+        let mut r = Rejoin::default();
+        assert!(!r.due(true, false));
+        assert!(r.due(true, true));
+        assert!(!r.due(true, true), "a second rejoin waits");
     }
 }
