@@ -4,7 +4,8 @@
 //! Seeds 1,000 locations × 1,000 items for tenant `t1` (and 100,000 positions of `t2`, so row-level
 //! security has something to hide), serves the API in this process (rate limits off), and runs oha
 //! at BENCH_RATE requests/s (default 2,000) for BENCH_SECONDS (default 20) against: one position by
-//! key, and a page of 100 positions of one location; keys drawn at random per request.
+//! key, and a page of 100 positions of one location; keys drawn at random per request. First the
+//! same load on `/healthz`, which touches no database, as the run's ceiling.
 
 use std::{process::Command, sync::Arc, time::Instant};
 
@@ -123,7 +124,13 @@ async fn main() -> anyhow::Result<()> {
         &EncodingKey::from_secret(SECRET),
     )?;
     println!("oha at {rate} requests/s for {seconds} s, 32 connections, random keys");
+    // The ceiling first: the same load on an endpoint without the database shows what the
+    // machine's scheduling alone costs at this rate (these machines are noisy).
     for (name, url) in [
+        (
+            "GET /healthz (ceiling: no database)",
+            format!("{base}/healthz"),
+        ),
         (
             "GET /v1/positions/{location}/{item}",
             format!("{base}/v1/positions/s0[1-9][0-9]{{2}}/i0[1-9][0-9]{{2}}"),

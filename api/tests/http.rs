@@ -442,6 +442,69 @@ async fn filters_pages_and_etags() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The list and the single position render a row alike: every field, times (whole seconds,
+/// milliseconds, microseconds, other offsets) in UTC, and awkward text in keys.
+#[tokio::test]
+async fn the_position_list_renders_rows_exactly_as_the_single_position() -> anyhow::Result<()> {
+    let api = Api::start().await?;
+    for (n, (item, at)) in [
+        ("j\"1\\é", "2026-03-04 05:06:07+00"),
+        ("j\u{1}2\t", "2026-03-04 05:06:07.120+00"),
+        ("j3/\u{2028}", "2026-03-04 05:06:07.123456+02"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sqlx::query(
+            "INSERT INTO inventory.positions VALUES ('acme', 'z9', $1, 3, -2, 1, 0, 0, 0, 0, 0, \
+             -1, 0, 0.123456, -0.246912, $2, true, false, false, gen_random_uuid(), \
+             gen_random_uuid(), $3::timestamptz)",
+        )
+        .bind(item)
+        .bind(if n == 1 { None } else { Some(7i64) })
+        .bind(at)
+        .execute(&api.db.pool)
+        .await?;
+    }
+    let auth = bearer(&token("acme", "viewer"));
+    let h = Some(("authorization", auth.as_str()));
+    let (status, list, content_type) = api.get("/v1/positions?location_id=z9", h).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    let items = list["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "{list}");
+    for item in items {
+        let id = item["item_id"].as_str().expect("item id");
+        let escaped: String = id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let path = format!("/v1/positions/z9/{escaped}");
+        let (status, one, _) = api.get(&path, h).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(*item, one);
+    }
+    let as_of = |id: &str| {
+        items
+            .iter()
+            .find(|i| i["item_id"] == id)
+            .map(|i| i["as_of"].clone())
+    };
+    assert_eq!(as_of("j\"1\\é"), Some(json!("2026-03-04T05:06:07Z")));
+    assert_eq!(as_of("j\u{1}2\t"), Some(json!("2026-03-04T05:06:07.120Z")));
+    assert_eq!(
+        as_of("j3/\u{2028}"),
+        Some(json!("2026-03-04T03:06:07.123456Z"))
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn bad_input_is_a_problem_never_a_500() -> anyhow::Result<()> {
     let api = Api::start().await?;

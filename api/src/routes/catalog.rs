@@ -185,7 +185,7 @@ where
         .push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, id)))
 }
 
@@ -203,7 +203,7 @@ where
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     row.map(Json)
         .ok_or_else(|| Problem::not_found(format!("no {} {id}", t.noun)))
 }

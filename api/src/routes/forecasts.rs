@@ -103,7 +103,7 @@ pub async fn list(
     by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Forecast> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| {
         (r.location_id.clone(), r.item_id.clone())
     })))
@@ -232,7 +232,7 @@ pub async fn one(
     .bind(forecast.forecast_id)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     let accuracy = Accuracy::of(&days);
     Ok(Json(ForecastDetail {
         forecast,

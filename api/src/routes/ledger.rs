@@ -110,7 +110,7 @@ pub async fn entries(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| r.sequence)))
 }
 
@@ -186,6 +186,6 @@ pub async fn low_stock(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| (r.occurred_at, r.event_id))))
 }

@@ -155,7 +155,7 @@ pub async fn list(
     sql.push(" ORDER BY po_number LIMIT ").push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<PurchaseOrder> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| r.po_number.clone())))
 }
 
@@ -182,7 +182,7 @@ async fn load(state: &AppState, tenant: &str, po_number: &str) -> ApiResult<Purc
     .bind(po_number)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(PurchaseOrderDetail { order, order_lines })
 }
 

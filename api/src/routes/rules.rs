@@ -117,7 +117,7 @@ pub async fn list(
     by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Rule> = sql.build_query_as().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| {
         (r.location_id.clone(), r.item_id.clone())
     })))
@@ -144,7 +144,7 @@ pub async fn one(
     .bind(&item_id)
     .fetch_optional(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     row.map(Json)
         .ok_or_else(|| Problem::not_found(format!("no rule for item {item_id} at {location_id}")))
 }

@@ -117,6 +117,6 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| (r.occurred_at, r.event_id))))
 }

@@ -98,7 +98,7 @@ pub(crate) async fn attributes(
     .fetch_optional(&mut *tx)
     .await?
     .flatten();
-    tx.commit().await?;
+    AppState::end_read(tx);
     if let Some(schema) = schema {
         let validator = jsonschema::validator_for(&schema).map_err(|e| {
             tracing::error!(error = %e, tenant = %p.tenant, entity, "Tenant attribute schema is invalid.");
