@@ -5,6 +5,10 @@
 
 use std::hint::black_box;
 
+/// The allocator of the `composerp` binary, so the figures are the service's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use composerp_events::{
     Codec, EventId, Money, Timestamp,
     catalog::LocationType,
