@@ -21,7 +21,7 @@ use composerp_runtime::{
     KafkaSettings, PublishError, Publisher,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::Rejoin,
+    group::{Rejoin, Stalls},
     lag::Lag,
 };
 use composerp_topics::TopicCatalog;
@@ -29,7 +29,7 @@ use futures_util::future::join_all;
 use metrics::{Counter, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol},
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
     error::KafkaError,
     types::RDKafkaRespErr,
 };
@@ -138,6 +138,8 @@ struct Sink {
     staged: usize,
     dead_letters: usize,
     last_commit: Instant,
+    /// When the group last assigned or revoked partitions here.
+    last_rebalance: Instant,
     /// The sessions; None while a batch is in flight (the write owns them).
     db: Option<Db>,
     /// The batch being written while the next one is staged.
@@ -371,12 +373,55 @@ impl Sink {
             )?;
             tracing::info!(sink = %self.cfg.name, topic = %self.names[i], partition = p, next, "Partition assigned.");
         }
+        self.last_rebalance = Instant::now();
         if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
             consumer.assign(&tpl)?;
         } else {
             consumer.incremental_assign(&tpl)?;
         }
         Ok(())
+    }
+
+    /// Commits the consumed offsets to the group (asynchronously but at a stop): Postgres keeps the offsets
+    /// that count (`sink.offsets`); the group's show lag in Kafka's tools and let
+    /// [`Stalls::watch`] see partitions that nobody consumes.
+    fn commit_group(&self, consumer: &BaseConsumer<Rebalancer>, mode: CommitMode) {
+        let mut tpl = TopicPartitionList::new();
+        for (&(i, p), &next) in &self.next {
+            if tpl
+                .add_partition_offset(&self.names[i], p, Offset::Offset(next))
+                .is_err()
+            {
+                return;
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, mode)
+        {
+            tracing::debug!(error = %e, "Group offset commit not queued.");
+        }
+    }
+
+    /// Fetches the stalled partitions held here once more; true if one is held elsewhere and
+    /// the membership has been settled for [`Stalls::AFTER`].
+    fn fetch_again(&self, consumer: &BaseConsumer<Rebalancer>, stalled: &[(usize, i32)]) -> bool {
+        let mut elsewhere = false;
+        for &(i, p) in stalled {
+            let Some(&next) = self.next.get(&(i, p)) else {
+                elsewhere |= self.last_rebalance.elapsed() > Stalls::AFTER;
+                continue;
+            };
+            let from = Offset::Offset((next - FETCH_REWIND).max(0));
+            match consumer.seek(&self.names[i], p, from, Duration::from_secs(10)) {
+                Ok(()) => {
+                    tracing::warn!(sink = %self.cfg.name, topic = %self.names[i], partition = p, next, "Stalled partition held here: fetching it again.")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, topic = %self.names[i], partition = p, "Seek of a stalled partition failed.")
+                }
+            }
+        }
+        elsewhere
     }
 
     fn revoke(
@@ -391,6 +436,7 @@ impl Sink {
             tpl.add_partition(&self.names[i], p);
             tracing::info!(sink = %self.cfg.name, topic = %self.names[i], partition = p, "Partition released.");
         }
+        self.last_rebalance = Instant::now();
         if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
             consumer.unassign()?;
         } else {
@@ -534,13 +580,14 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<(), SinkError> {
     let catalog = TopicCatalog::embedded();
-    let (mut names, mut dlqs) = (Vec::new(), Vec::new());
+    let (mut names, mut dlqs, mut watched) = (Vec::new(), Vec::new(), Vec::new());
     for t in &tables {
         let spec = catalog
             .get(t.topic())
             .map_err(|e| SinkError::Topics(e.to_string()))?;
         names.push(spec.name.clone());
         dlqs.push(spec.dlq.clone());
+        watched.push((spec.name.clone(), spec.partitions));
     }
     let ddl = tables.iter().map(|t| t.stage_ddl()).collect();
     let labels = [("sink", cfg.name.clone())];
@@ -567,6 +614,7 @@ pub fn run(
         staged: 0,
         dead_letters: 0,
         last_commit: Instant::now(),
+        last_rebalance: Instant::now(),
         publisher: Publisher::new(kafka)?,
         gaps: Gaps::default(),
         rt,
@@ -593,8 +641,18 @@ pub fn run(
             })
             .map_err(|e| SinkError::Panicked(e.to_string()))?
     };
+    let group = format!("composerp-sink-{}", cfg.name);
+    let stalls: Arc<Mutex<Vec<(usize, i32)>>> = Arc::default();
+    let watch = {
+        let (kafka, group, stalls, stop) =
+            (kafka.clone(), group.clone(), stalls.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("sink-{}-stalls", cfg.name))
+            .spawn(move || Stalls::watch(&kafka, &group, &watched, &stalls, &stop))
+            .map_err(|e| SinkError::Panicked(e.to_string()))?
+    };
     let consumer: BaseConsumer<Rebalancer> = kafka
-        .consumer(&format!("composerp-sink-{}", cfg.name))
+        .consumer(&group)
         .create_with_context(Rebalancer { sink: sink.clone() })?;
     let topics: Vec<&str> = names.iter().map(String::as_str).collect();
     consumer.subscribe(&topics)?;
@@ -608,7 +666,13 @@ pub fn run(
             .unwrap_or_else(|p| p.into_inner())
             .next
             .is_empty();
-        if rejoin.due(has_partitions, false) {
+        let stalled = std::mem::take(&mut *stalls.lock().unwrap_or_else(|p| p.into_inner()));
+        let elsewhere = !stalled.is_empty()
+            && sink
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .fetch_again(&consumer, &stalled);
+        if rejoin.due(has_partitions, elsewhere) {
             consumer.unsubscribe();
             consumer.subscribe(&topics)?;
         }
@@ -648,10 +712,11 @@ pub fn run(
         if let Some(e) = s.failed.take() {
             break Err(e);
         }
-        if s.due()
-            && let Err(e) = s.commit()
-        {
-            break Err(e);
+        if s.due() {
+            if let Err(e) = s.commit() {
+                break Err(e);
+            }
+            s.commit_group(&consumer, CommitMode::Async);
         }
     };
     // A clean stop commits what was consumed and leaves the group so partitions move at once.
@@ -659,7 +724,11 @@ pub fn run(
         let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
         if result.is_ok() {
             // Stopping: a failed write is given up and replayed after the restart.
-            s.commit_and_wait()
+            let done = s.commit_and_wait();
+            if done.is_ok() {
+                s.commit_group(&consumer, CommitMode::Sync);
+            }
+            done
         } else {
             Ok(())
         }
@@ -667,5 +736,6 @@ pub fn run(
     consumer.unsubscribe();
     stop.store(true, Ordering::Relaxed);
     let _ = lag.join();
+    let _ = watch.join();
     result.and(stopping)
 }

@@ -242,6 +242,25 @@ async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> any
         300 * 5 + 1 + 2 + 1600 + 50 + 40 + 2,
         "every record consumed once"
     );
+    // The group's offsets follow the ones in Postgres (Kafka's lag tools, the stall watch).
+    let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT topic, partition, next_offset FROM sink.offsets WHERE sink = 'test'",
+    )
+    .fetch_all(pool)
+    .await?;
+    let group: BaseConsumer = env.kafka.consumer("composerp-sink-test").create()?;
+    let mut tpl = TopicPartitionList::new();
+    for (topic, p, _) in &rows {
+        tpl.add_partition(topic, *p);
+    }
+    let committed = group.committed_offsets(tpl, Duration::from_secs(10))?;
+    for (topic, p, next) in &rows {
+        let got = committed
+            .find_partition(topic, *p)
+            .map(|e| e.offset())
+            .unwrap_or(Offset::Invalid);
+        assert_eq!(got, Offset::Offset(*next), "{topic} {p}");
+    }
     Ok(())
 }
 

@@ -478,10 +478,11 @@ impl<P: Processor> Engine<P> {
         Ok(())
     }
 
-    /// Commits the inputs' next offsets of every task to the group, asynchronously. The state
+    /// Commits the inputs' next offsets of every task to the group (asynchronously but at a
+    /// stop). The state
     /// stays the source of truth; the group's offsets show lag in Kafka's tools and let
-    /// [`watch_stalls`] see partitions that nobody consumes.
-    fn commit_group<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
+    /// [`Stalls::watch`] see partitions that nobody consumes.
+    fn commit_group<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, mode: CommitMode) {
         let mut tpl = TopicPartitionList::new();
         for (p, running) in &self.tasks {
             for (t, &next) in self.inputs.iter().zip(&running.task.offsets) {
@@ -494,7 +495,7 @@ impl<P: Processor> Engine<P> {
             }
         }
         if tpl.count() > 0
-            && let Err(err) = consumer.commit(&tpl, CommitMode::Async)
+            && let Err(err) = consumer.commit(&tpl, mode)
         {
             tracing::debug!(error = %err, "Group offset commit not queued.");
         }
@@ -1037,71 +1038,6 @@ fn pump<P: Processor, C: ConsumerContext>(
     handled
 }
 
-/// Every 5 s until `stop`, compares the group's committed offset of every input partition with
-/// the partition's end and queues the partitions that stand still ([`Stalls`]). Its consumer
-/// shares the group's id to read its offsets but never joins.
-fn watch_stalls(
-    kafka: &KafkaSettings,
-    group: &str,
-    inputs: &[TopicSpec],
-    stalls: &Mutex<Vec<(usize, i32)>>,
-    stop: &AtomicBool,
-) {
-    let consumer: BaseConsumer = match kafka.consumer(group).create() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "No stall watch: its consumer failed.");
-            return;
-        }
-    };
-    let mut seen = Stalls::default();
-    let mut last = Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(200));
-        if last.elapsed() < Duration::from_secs(5) {
-            continue;
-        }
-        last = Instant::now();
-        let mut tpl = TopicPartitionList::new();
-        for t in inputs {
-            for p in 0..t.partitions {
-                tpl.add_partition(&t.name, p);
-            }
-        }
-        let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(5)) else {
-            continue;
-        };
-        for e in committed.elements() {
-            let Some(index) = inputs.iter().position(|t| t.name == e.topic()) else {
-                continue;
-            };
-            let offset = match e.offset() {
-                Offset::Offset(o) => o,
-                _ => 0,
-            };
-            let Ok((_, end)) =
-                consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2))
-            else {
-                continue;
-            };
-            if seen.observe(index, e.partition(), offset, end, Instant::now()) {
-                tracing::warn!(
-                    topic = e.topic(),
-                    partition = e.partition(),
-                    committed = offset,
-                    end,
-                    "Partition stalled: its committed offset has not moved for {} s.",
-                    Stalls::AFTER.as_secs()
-                );
-                stalls
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((index, e.partition()));
-            }
-        }
-    }
-}
-
 /// Fetches the stalled partitions this process holds once more, from their recorded offsets;
 /// true if a stalled partition is held elsewhere and the membership has been settled long
 /// enough to blame the group rather than a restore in progress.
@@ -1274,7 +1210,13 @@ pub fn run<P: Processor>(
         );
         std::thread::Builder::new()
             .name(format!("{}-stalls", P::NAME))
-            .spawn(move || watch_stalls(&kafka, &group, &inputs, &stalls, &stop))
+            .spawn(move || {
+                let topics: Vec<(String, i32)> = inputs
+                    .iter()
+                    .map(|t| (t.name.clone(), t.partitions))
+                    .collect();
+                Stalls::watch(&kafka, &group, &topics, &stalls, &stop)
+            })
             .map_err(|e| EngineError::Topics(e.to_string()))?
     };
     let consumer: BaseConsumer<Rebalancer<P>> =
@@ -1318,17 +1260,21 @@ pub fn run<P: Processor>(
             if let Err(err) = e.commit() {
                 break Err(err);
             }
-            e.commit_group(&consumer);
+            e.commit_group(&consumer, CommitMode::Async);
         }
     };
     // A clean stop commits what was processed and leaves the group so partitions move at once.
     let stopping = {
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
-        if result.is_ok() && e.pending > 0 {
+        let done = if result.is_ok() && e.pending > 0 {
             e.commit()
         } else {
             Ok(())
+        };
+        if result.is_ok() && done.is_ok() {
+            e.commit_group(&consumer, CommitMode::Sync);
         }
+        done
     };
     consumer.unsubscribe();
     stop.store(true, Ordering::Relaxed);

@@ -2,8 +2,19 @@
 
 use std::{
     collections::HashMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
+
+use rdkafka::{
+    Offset, TopicPartitionList,
+    consumer::{BaseConsumer, Consumer},
+};
+
+use crate::KafkaSettings;
 
 /// Tells a member with no partitions for a while to leave and join its group again; the wait
 /// doubles from 30 s up to 5 min. Tansu can keep a SIGKILLed member's partitions assigned to it
@@ -82,6 +93,72 @@ pub struct Stalls {
 impl Stalls {
     /// How long a partition's committed offset may stand still below its end.
     pub const AFTER: Duration = Duration::from_secs(60);
+
+    /// Every 5 s until `stop`, compares `group`'s committed offset of every partition of `topics`
+    /// (name, partition count) with the partition's end and queues the (topic index, partition)
+    /// pairs that stand still. Its consumer shares the group's id to read its offsets but never
+    /// joins. Blocks: run it on a thread of its own.
+    pub fn watch(
+        kafka: &KafkaSettings,
+        group: &str,
+        topics: &[(String, i32)],
+        stalls: &Mutex<Vec<(usize, i32)>>,
+        stop: &AtomicBool,
+    ) {
+        let consumer: BaseConsumer = match kafka.consumer(group).create() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "No stall watch: its consumer failed.");
+                return;
+            }
+        };
+        let mut seen = Stalls::default();
+        let mut last = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            if last.elapsed() < Duration::from_secs(5) {
+                continue;
+            }
+            last = Instant::now();
+            let mut tpl = TopicPartitionList::new();
+            for (name, partitions) in topics {
+                for p in 0..*partitions {
+                    tpl.add_partition(name, p);
+                }
+            }
+            let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(5)) else {
+                continue;
+            };
+            for e in committed.elements() {
+                let Some(index) = topics.iter().position(|(name, _)| name == e.topic()) else {
+                    continue;
+                };
+                let offset = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => 0,
+                };
+                let Ok((_, end)) =
+                    consumer.fetch_watermarks(e.topic(), e.partition(), Duration::from_secs(2))
+                else {
+                    continue;
+                };
+                if seen.observe(index, e.partition(), offset, end, Instant::now()) {
+                    tracing::warn!(
+                        topic = e.topic(),
+                        partition = e.partition(),
+                        committed = offset,
+                        end,
+                        "Partition stalled: its committed offset has not moved for {} s.",
+                        Self::AFTER.as_secs()
+                    );
+                    stalls
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((index, e.partition()));
+                }
+            }
+        }
+    }
 
     /// Records one reading of input `index`, partition `partition`; true means it is stalled
     /// (reported once per [`Stalls::AFTER`] while it stays so).
