@@ -9,7 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{Column, Postgres, QueryBuilder, Row, postgres::PgRow};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The stock buckets of one item-location.
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Position {
     /// Location.
     pub location_id: String,
@@ -69,6 +69,38 @@ const COLUMNS: &str = "location_id, item_id, sequence, on_hand, on_order, in_tra
     valuation_rate::text AS valuation_rate, stock_value::text AS stock_value, negative_on_hand, \
     occurred_at AS as_of";
 
+/// Decodes a row of [`COLUMNS`] by column index rather than by name: a page decodes 1,600
+/// fields, and looking each up by name was a tenth of the API's time. Debug builds (the tests)
+/// check every name.
+impl<'r> sqlx::FromRow<'r, PgRow> for Position {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        macro_rules! col {
+            ($i:literal, $name:literal) => {{
+                debug_assert_eq!(row.column($i).name(), $name);
+                row.try_get($i)?
+            }};
+        }
+        Ok(Position {
+            location_id: col!(0, "location_id"),
+            item_id: col!(1, "item_id"),
+            sequence: col!(2, "sequence"),
+            on_hand: col!(3, "on_hand"),
+            on_order: col!(4, "on_order"),
+            in_transit: col!(5, "in_transit"),
+            reserved: col!(6, "reserved"),
+            damaged: col!(7, "damaged"),
+            backordered: col!(8, "backordered"),
+            available: col!(9, "available"),
+            inventory_position: col!(10, "inventory_position"),
+            reorder_point: col!(11, "reorder_point"),
+            valuation_rate: col!(12, "valuation_rate"),
+            stock_value: col!(13, "stock_value"),
+            negative_on_hand: col!(14, "negative_on_hand"),
+            as_of: col!(15, "as_of"),
+        })
+    }
+}
+
 /// Filters of the position list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -103,7 +135,7 @@ pub async fn list(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,
     Params(q): Params<ListParams>,
-) -> ApiResult<Json<Page<Position>>> {
+) -> ApiResult<Response> {
     require(&p, Role::Viewer)?;
     let limit = limit(q.limit)?;
     let after: Option<(String, String)> = decode_cursor(q.cursor.as_deref())?;
@@ -129,9 +161,12 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Position> = sql.build_query_as().fetch_all(&mut *tx).await?;
     AppState::end_read(tx);
-    Ok(Json(Page::of(rows, limit, |r| {
-        (r.location_id.clone(), r.item_id.clone())
-    })))
+    // Written into one buffer sized for the page (a position is about 450 bytes of JSON),
+    // not grown from a few bytes by doubling.
+    let mut body = Vec::with_capacity(64 + rows.len() * 512);
+    let page = Page::of(rows, limit, |r| (r.location_id.clone(), r.item_id.clone()));
+    serde_json::to_writer(&mut body, &page).map_err(|_| Problem::internal())?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One position; its ETag is its sequence, so `If-None-Match` answers 304 when unchanged.
