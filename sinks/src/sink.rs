@@ -21,7 +21,7 @@ use composerp_runtime::{
     KafkaSettings, PublishError, Publisher,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::{Rejoin, Stalls},
+    group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
 };
 use composerp_topics::TopicCatalog;
@@ -382,24 +382,14 @@ impl Sink {
         Ok(())
     }
 
-    /// Commits the consumed offsets to the group (asynchronously but at a stop): Postgres keeps the offsets
-    /// that count (`sink.offsets`); the group's show lag in Kafka's tools and let
-    /// [`Stalls::watch`] see partitions that nobody consumes.
+    /// Commits the consumed offsets to the group ([`commit_offsets`]); `sink.offsets` in
+    /// Postgres stays the truth.
     fn commit_group(&self, consumer: &BaseConsumer<Rebalancer>, mode: CommitMode) {
-        let mut tpl = TopicPartitionList::new();
-        for (&(i, p), &next) in &self.next {
-            if tpl
-                .add_partition_offset(&self.names[i], p, Offset::Offset(next))
-                .is_err()
-            {
-                return;
-            }
-        }
-        if tpl.count() > 0
-            && let Err(e) = consumer.commit(&tpl, mode)
-        {
-            tracing::debug!(error = %e, "Group offset commit not queued.");
-        }
+        let offsets = self
+            .next
+            .iter()
+            .map(|(&(i, p), &next)| (self.names[i].as_str(), p, next));
+        commit_offsets(consumer, offsets, mode);
     }
 
     /// Fetches the stalled partitions held here once more; true if one is held elsewhere and

@@ -59,7 +59,7 @@ use crate::{
     KafkaSettings,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::{Rejoin, Stalls},
+    group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
@@ -478,27 +478,15 @@ impl<P: Processor> Engine<P> {
         Ok(())
     }
 
-    /// Commits the inputs' next offsets of every task to the group (asynchronously but at a
-    /// stop). The state
-    /// stays the source of truth; the group's offsets show lag in Kafka's tools and let
-    /// [`Stalls::watch`] see partitions that nobody consumes.
+    /// Commits the inputs' next offsets of every task to the group ([`commit_offsets`]).
     fn commit_group<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, mode: CommitMode) {
-        let mut tpl = TopicPartitionList::new();
-        for (p, running) in &self.tasks {
-            for (t, &next) in self.inputs.iter().zip(&running.task.offsets) {
-                if tpl
-                    .add_partition_offset(&t.name, *p, Offset::Offset(next))
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        }
-        if tpl.count() > 0
-            && let Err(err) = consumer.commit(&tpl, mode)
-        {
-            tracing::debug!(error = %err, "Group offset commit not queued.");
-        }
+        let offsets = self.tasks.iter().flat_map(|(p, running)| {
+            self.inputs
+                .iter()
+                .zip(&running.task.offsets)
+                .map(move |(t, &next)| (t.name.as_str(), *p, next))
+        });
+        commit_offsets(consumer, offsets, mode);
     }
 
     /// Commits every task's batch (see the module docs for the order of steps).

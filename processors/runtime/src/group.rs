@@ -11,7 +11,7 @@ use std::{
 
 use rdkafka::{
     Offset, TopicPartitionList,
-    consumer::{BaseConsumer, Consumer},
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext},
 };
 
 use crate::KafkaSettings;
@@ -76,6 +76,30 @@ impl Rejoin {
         self.idle_since = Instant::now();
         self.after = (self.after * 2).min(Self::LONGEST);
         true
+    }
+}
+
+/// Commits (topic, partition, next offset) triples to `consumer`'s group. Composerp keeps the
+/// offsets that count with its state; the group's show lag in Kafka's tools and let
+/// [`Stalls::watch`] see partitions that nobody consumes. A failure is only logged.
+pub fn commit_offsets<'a, C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    offsets: impl IntoIterator<Item = (&'a str, i32, i64)>,
+    mode: CommitMode,
+) {
+    let mut tpl = TopicPartitionList::new();
+    for (topic, p, next) in offsets {
+        if tpl
+            .add_partition_offset(topic, p, Offset::Offset(next))
+            .is_err()
+        {
+            return;
+        }
+    }
+    if tpl.count() > 0
+        && let Err(e) = consumer.commit(&tpl, mode)
+    {
+        tracing::debug!(error = %e, "Group offset commit not queued.");
     }
 }
 
