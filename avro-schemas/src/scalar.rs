@@ -8,6 +8,7 @@ use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use sha1::Digest;
 use uuid::Uuid;
 
 /// Namespace of the deterministic (v5) ids Composerp derives from input events.
@@ -28,19 +29,44 @@ impl EventId {
 
     /// A deterministic id derived from this one, so replays and duplicates yield the same id.
     pub fn derive(&self, parts: &[&[u8]]) -> Self {
-        let mut name = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
-        name.extend_from_slice(self.0.as_bytes());
+        let mut h = name_hasher();
+        h.update(self.0.as_bytes());
         for p in parts {
-            name.push(0x1f);
-            name.extend_from_slice(p);
+            h.update([0x1f]);
+            h.update(p);
         }
-        Self(Uuid::new_v5(&DERIVED_NAMESPACE, &name))
+        Self(v5(h))
     }
 
     /// A deterministic id from arbitrary text, e.g. a generator's seed and counter.
     pub fn from_name(name: &str) -> Self {
-        Self(Uuid::new_v5(&DERIVED_NAMESPACE, name.as_bytes()))
+        Self::from_name_parts(&[name.as_bytes()])
     }
+
+    /// The id [`EventId::from_name`] gives for the concatenation of `parts`, built without it.
+    pub fn from_name_parts(parts: &[&[u8]]) -> Self {
+        let mut h = name_hasher();
+        for p in parts {
+            h.update(p);
+        }
+        Self(v5(h))
+    }
+}
+
+/// SHA-1 over the namespace, ready for the name: a version 5 UUID (RFC 9562) as
+/// `Uuid::new_v5` computes it, but through the `sha1` crate, which uses the CPU's SHA
+/// instructions where it has them (ids are derived several times per input line).
+fn name_hasher() -> sha1::Sha1 {
+    let mut h = sha1::Sha1::new();
+    h.update(DERIVED_NAMESPACE.as_bytes());
+    h
+}
+
+fn v5(h: sha1::Sha1) -> Uuid {
+    let digest = h.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 impl fmt::Display for EventId {
@@ -436,5 +462,31 @@ mod tests {
         assert_eq!(id.derive(&[b"1"]), id.derive(&[b"1"]));
         assert_ne!(id.derive(&[b"1"]), id.derive(&[b"2"]));
         assert_ne!(id.derive(&[b"1", b"2"]), id.derive(&[b"12"]));
+    }
+
+    #[test]
+    fn ids_are_the_uuid_crates_version_5_ids() {
+        let id = EventId::from_name("x");
+        assert_eq!(id.0, Uuid::new_v5(&DERIVED_NAMESPACE, b"x"));
+        let mut name = id.0.as_bytes().to_vec();
+        name.extend_from_slice(b"\x1fitc\x1f\x00\x00\x00\x01");
+        assert_eq!(
+            id.derive(&[b"itc", &1i32.to_be_bytes()]).0,
+            Uuid::new_v5(&DERIVED_NAMESPACE, &name)
+        );
+        let long = "composerp:ledger/updated/tenant-with-a-long-name/store-0001/item-000001/12345";
+        assert_eq!(
+            EventId::from_name_parts(&[
+                b"composerp:ledger/updated/",
+                b"tenant-with-a-long-name",
+                b"/store-0001/item-000001/",
+                b"12345"
+            ]),
+            EventId::from_name(long)
+        );
+        assert_eq!(
+            EventId::from_name(long).0,
+            Uuid::new_v5(&DERIVED_NAMESPACE, long.as_bytes())
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! [`InventoryLedger`]: the ledger as a stream processor.
 //!
-//! State keys (per partition): `p|tenant|location|item` holds a [`PositionState`],
-//! `e|tenant|event_id[|inbound]` remembers an applied event for deduplication.
+//! State keys (per partition): `p|tenant|location|item` holds a [`PositionState`]. Repeated
+//! events are dropped before they reach the ledger by the runtime's deduplication window
+//! ([`DEDUPE_WINDOW`]); a replayed record (after a crash) is recognised per position by the
+//! input offsets the position reflects.
 
 use composerp_events::{
     Codec, DecodeError, EventId, Money, Timestamp,
@@ -149,13 +151,16 @@ pub struct PositionState {
     pub applied: Vec<i64>,
 }
 
+/// How long the runtime remembers the ledger's input event ids (event time): 7 days.
+pub const DEDUPE_WINDOW: i64 = 7 * 24 * 3_600 * 1_000_000;
+
 /// One key's state in the ledger's store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum LedgerState {
     /// An item-location.
     Position(Box<PositionState>),
-    /// An applied event id, kept for deduplication: its business time and the (input, offset)
-    /// of its first occurrence, so a replay of that record is not taken for a duplicate.
+    /// An applied event id, as versions before the runtime's deduplication window kept it per
+    /// event. Never written now; still read, so that older stores and changelogs restore.
     Seen {
         /// Business time.
         at: i64,
@@ -428,6 +433,10 @@ impl Processor for InventoryLedger {
     type Input = LedgerInput;
     type State = LedgerState;
     type Tables = LedgerTables;
+    /// Repeated events are dropped by the runtime within this much event time of the newest
+    /// record of their topic; older ones are dead-lettered (DOMAIN.md's count lookback is the
+    /// same 7 days).
+    const DEDUPE_WINDOW_MICROS: i64 = DEDUPE_WINDOW;
 
     fn process(
         &self,
@@ -438,21 +447,7 @@ impl Processor for InventoryLedger {
         let event_id = input.event_id();
         let at = input.occurred_at();
         let (tenant, lines, currency) = lines(input)?;
-        let inbound = matches!(input, LedgerInput::Inbound(_));
-        let seen_key = format!(
-            "e|{tenant}|{event_id}{}",
-            if inbound { "|inbound" } else { "" }
-        );
         let (input_index, offset) = ctx.source();
-        if let Some(LedgerState::Seen {
-            input: i,
-            offset: o,
-            ..
-        }) = ctx.peek(&seen_key)
-            && (*i as usize, *o) != (input_index, offset)
-        {
-            return Ok(());
-        }
         // Check every line first so a rejected event changes nothing.
         for l in &lines {
             if let MovementKind::Set { .. } = l.kind
@@ -465,11 +460,6 @@ impl Processor for InventoryLedger {
                     .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
             }
         }
-        *ctx.state(&seen_key) = LedgerState::Seen {
-            at: at.0,
-            input: input_index as u32,
-            offset,
-        };
         // After a crash the record may be replayed onto positions whose stored state already
         // reflects it (their changelog entry was written, the batch's marker was not). Decide
         // per position before applying, as one record can have several lines for a position.
@@ -661,10 +651,17 @@ fn updated(
     let rate = p.position.valuation_rate().unwrap_or(0.0);
     let places = minor_units(p.currency.as_deref());
     InventoryUpdated {
-        event_id: EventId::from_name(&format!(
-            "composerp:ledger/updated/{tenant}/{location}/{item}/{}",
-            p.version
-        )),
+        // Same id as `from_name("composerp:ledger/updated/{tenant}/{location}/{item}/{version}")`.
+        event_id: EventId::from_name_parts(&[
+            b"composerp:ledger/updated/",
+            tenant.as_bytes(),
+            b"/",
+            location.as_bytes(),
+            b"/",
+            item.as_bytes(),
+            b"/",
+            itoa::Buffer::new().format(p.version).as_bytes(),
+        ]),
         tenant_id: tenant.to_owned(),
         occurred_at: p.last_at,
         produced_at: now,
@@ -782,6 +779,39 @@ mod tests {
         d.pipe([sale("s1", "s1", "sku", 3), receipt("r1", "s1", "sku", 99)]);
         assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 7);
         assert_eq!(d.raw_outputs().len(), before, "no output for duplicates");
+    }
+
+    #[test]
+    fn an_event_older_than_the_dedupe_window_is_dead_lettered_not_applied() {
+        let mut d = TestDriver::new(InventoryLedger);
+        let mut late = sale("late", "s1", "sku", 1);
+        let recent = sale("recent", "s1", "sku", 2);
+        if let (LedgerInput::Sale(l), LedgerInput::Sale(r)) = (&mut late, &recent) {
+            l.occurred_at = Timestamp(r.occurred_at.0 - DEDUPE_WINDOW - 1);
+        }
+        d.pipe([receipt("r1", "s1", "sku", 10), recent, late.clone()]);
+        assert_eq!(
+            d.dead_letters()
+                .iter()
+                .map(|l| l.reject.reason)
+                .collect::<Vec<_>>(),
+            vec!["beyond_dedupe_window"]
+        );
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 8);
+        // The window trails each topic's own newest record: a topic read ahead of the others
+        // does not push their records out of it.
+        let mut other = TestDriver::new(InventoryLedger);
+        let mut old_receipt = receipt("r0", "s1", "sku", 10);
+        if let (LedgerInput::Receipt(r), LedgerInput::Sale(l)) = (&mut old_receipt, &late) {
+            r.occurred_at = Timestamp(l.occurred_at.0 - DEDUPE_WINDOW - 1);
+        }
+        other.pipe([late.clone(), old_receipt, late]);
+        assert!(other.dead_letters().is_empty());
+        assert_eq!(
+            position(&other, "s1", "sku").position.buckets().on_hand,
+            9,
+            "the sale once"
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!   checkpoint and a compacted changelog topic (one partition per task) the replicated one.
 //! - A batch commits as: outputs and dead letters → wait for every acknowledgement → changed
 //!   states and timers to the changelog → wait → a commit marker with the input offsets → wait
-//!   → states, timers and offsets to the local store in one transaction.
+//!   → the changed rows staged for the local store, which writes them with the offsets in one
+//!   transaction every few seconds and before partitions are released (it only shortens
+//!   restarts: a crash replays the changelog tail past its checkpoint).
 //! - Every changelog entry is valid on its own: it is written only after the outputs of the
 //!   records it reflects were acknowledged, and a processor whose effects must not repeat keeps
 //!   the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
@@ -138,8 +140,10 @@ pub struct EngineConfig {
     pub batch_records: usize,
     /// Commit at least this often.
     pub batch_interval: Duration,
-    /// Force the local store to disk every this many commits.
-    pub durable_every: u64,
+    /// Write the local store (a restart accelerator; the changelog is the state) this often...
+    pub store_interval: Duration,
+    /// ...or once a partition has this many changed keys staged for it.
+    pub store_keys: usize,
     /// Consumer group; None means `composerp-<processor>`. Another group is another deployment
     /// of the processor: it takes partitions over from the changelog, not from the group.
     pub group: Option<String>,
@@ -152,7 +156,8 @@ impl EngineConfig {
             state_dir,
             batch_records: 20_000,
             batch_interval: Duration::from_millis(500),
-            durable_every: 20,
+            store_interval: Duration::from_secs(5),
+            store_keys: 200_000,
             group: None,
         }
     }
@@ -162,12 +167,14 @@ impl EngineConfig {
 struct Meters {
     records_in: Vec<Counter>,
     dead_letters: Vec<Counter>,
+    duplicates: Vec<Counter>,
     records_out: HashMap<String, Counter>,
     batches: Counter,
     commit_seconds: Histogram,
     batch_records: Histogram,
     restored: Counter,
     keys: Gauge,
+    dedupe_ids: Gauge,
     timers: Gauge,
     store_bytes: Gauge,
 }
@@ -183,12 +190,14 @@ impl Meters {
         Meters {
             records_in: per_input("composerp_processor_records_in_total"),
             dead_letters: per_input("composerp_processor_dead_letters_total"),
+            duplicates: per_input("composerp_processor_duplicates_total"),
             records_out: HashMap::new(),
             batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
             commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
             batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
             restored: metrics::counter!("composerp_processor_restored_records_total", "processor" => processor),
             keys: metrics::gauge!("composerp_processor_state_keys", "processor" => processor),
+            dedupe_ids: metrics::gauge!("composerp_processor_dedupe_ids", "processor" => processor),
             timers: metrics::gauge!("composerp_processor_timers", "processor" => processor),
             store_bytes: metrics::gauge!("composerp_processor_store_bytes", "processor" => processor),
         }
@@ -257,6 +266,19 @@ struct Running<P: Processor> {
     next_own: i64,
     /// No other writer appeared in the changelog partition since this process's sentinel.
     sole: bool,
+}
+
+impl<P: Processor> Running<P> {
+    /// The progress the last committed batch reached, as the local store records it.
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            offsets: self.task.offsets.clone(),
+            changelog_next: self.changelog_next,
+            max_event_time: self.task.max_event_time,
+            epoch: self.epoch,
+            sole: self.sole,
+        }
+    }
 }
 
 /// Whether a commit's marker landed where the process's own records alone would put it: it
@@ -405,6 +427,7 @@ impl<P: Processor> Engine<P> {
         self.pending += 1;
         match outcome {
             Outcome::Applied | Outcome::AlreadyApplied => {}
+            Outcome::Duplicate => self.meters.duplicates[index].increment(1),
             Outcome::Rejected(reject) => {
                 self.dead_letter(index, partition, offset, key, bytes, &reject)?
             }
@@ -489,8 +512,9 @@ impl<P: Processor> Engine<P> {
         commit_offsets(consumer, offsets, mode);
     }
 
-    /// Commits every task's batch (see the module docs for the order of steps).
-    fn commit(&mut self) -> Result<(), EngineError> {
+    /// Commits every task's batch (see the module docs for the order of steps); the local
+    /// stores are written when due, or now with `write_stores` (before partitions are released).
+    fn commit(&mut self, write_stores: bool) -> Result<(), EngineError> {
         let _span =
             tracing::info_span!("batch", processor = P::NAME, records = self.pending).entered();
         let started = Instant::now();
@@ -547,30 +571,28 @@ impl<P: Processor> Engine<P> {
                 }
                 None => running.sole = false,
             }
-            let checkpoint = Checkpoint {
-                offsets: running.task.offsets.clone(),
-                changelog_next: running.changelog_next,
-                max_event_time: running.task.max_event_time,
-                epoch: running.epoch,
-                sole: running.sole,
-            };
-            running.store.commit(
-                rows.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
-                &checkpoint,
-                self.cfg.durable_every,
-            )?;
+            running.store.stage(rows);
+            if write_stores
+                || running
+                    .store
+                    .due(self.cfg.store_interval, self.cfg.store_keys)
+            {
+                running.store.write(&running.checkpoint())?;
+            }
             keys += running.task.states.len();
         }
-        let (mut timers, mut bytes) = (0, 0);
+        let (mut timers, mut bytes, mut ids) = (0, 0, 0);
         let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
         for (p, running) in &self.tasks {
             timers += running.task.timers.len();
+            ids += running.task.dedupe.len();
             bytes += running.store.file_size();
             progress.insert(*p, running.task.offsets.clone());
         }
         drop(progress);
         self.meters.keys.set(keys as f64);
         self.meters.timers.set(timers as f64);
+        self.meters.dedupe_ids.set(ids as f64);
         self.meters.store_bytes.set(bytes as f64);
         self.meters.batches.increment(1);
         self.meters.batch_records.record(self.pending as f64);
@@ -585,6 +607,16 @@ impl<P: Processor> Engine<P> {
         );
         self.pending = 0;
         self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Writes what every local store has staged, with its checkpoint.
+    fn write_stores(&mut self) -> Result<(), EngineError> {
+        for running in self.tasks.values_mut() {
+            if running.store.staged() > 0 {
+                running.store.write(&running.checkpoint())?;
+            }
+        }
         Ok(())
     }
 
@@ -865,7 +897,7 @@ fn revoke<P: Processor>(
     partitions: &[i32],
 ) -> Result<(), EngineError> {
     if !engine.tasks.is_empty() {
-        engine.commit()?;
+        engine.commit(true)?;
     }
     let n = engine.inputs.len();
     let mut group = TopicPartitionList::new();
@@ -1245,7 +1277,7 @@ pub fn run<P: Processor>(
         let due = e.last_commit.elapsed() >= cfg.batch_interval;
         if (e.pending > 0 && (e.pending >= cfg.batch_records || due)) || (due && e.wall_timer_due())
         {
-            if let Err(err) = e.commit() {
+            if let Err(err) = e.commit(false) {
                 break Err(err);
             }
             e.commit_group(&consumer, CommitMode::Async);
@@ -1254,10 +1286,12 @@ pub fn run<P: Processor>(
     // A clean stop commits what was processed and leaves the group so partitions move at once.
     let stopping = {
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
-        let done = if result.is_ok() && e.pending > 0 {
-            e.commit()
-        } else {
+        let done = if result.is_err() {
             Ok(())
+        } else if e.pending > 0 {
+            e.commit(true)
+        } else {
+            e.write_stores()
         };
         if result.is_ok() && done.is_ok() {
             e.commit_group(&consumer, CommitMode::Sync);

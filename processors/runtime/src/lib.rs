@@ -11,10 +11,12 @@
 //! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
 //! - [`group`]: rejoining a consumer group that left a member without partitions.
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
+//! - [`dedupe`]: input events remembered by id within a window of event time, to drop repeats.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
 //! - [`dlq`]: the headers of a dead letter.
 //! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
+pub mod dedupe;
 pub mod dlq;
 pub mod driver;
 pub mod engine;

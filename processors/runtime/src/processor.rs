@@ -42,6 +42,8 @@ pub trait Input: Sized + Send + 'static {
     fn decode(index: usize, codec: &Codec, bytes: &[u8]) -> Result<Self, DecodeError>;
     /// Event id, for deduplication.
     fn event_id(&self) -> EventId;
+    /// Tenant of the event, for deduplication.
+    fn tenant_id(&self) -> &str;
     /// Business time, for the event-time watermark.
     fn occurred_at(&self) -> Timestamp;
     /// Encodes the record for its topic: (topic index, framed bytes). Used by the test driver.
@@ -74,6 +76,9 @@ macro_rules! inputs {
             }
             fn event_id(&self) -> composerp_events::EventId {
                 match self { $($name::$variant(e) => composerp_events::Event::event_id(e),)+ }
+            }
+            fn tenant_id(&self) -> &str {
+                match self { $($name::$variant(e) => composerp_events::Event::tenant_id(e),)+ }
             }
             fn occurred_at(&self) -> composerp_events::Timestamp {
                 match self { $($name::$variant(e) => composerp_events::Event::occurred_at(e),)+ }
@@ -120,6 +125,11 @@ pub trait Processor: Send + Sync + 'static {
     type Tables: Tables;
     /// How far behind the newest event time the watermark trails.
     const ALLOWED_LATENESS_MICROS: i64 = 3_600_000_000;
+    /// How long (event time, behind the newest record of the same input topic) the runtime
+    /// remembers input event ids and drops records that repeat one; an older record is
+    /// dead-lettered as `beyond_dedupe_window`. 0 (the default): every record is processed, and
+    /// the processor deduplicates itself if it must (see [`crate::dedupe`]).
+    const DEDUPE_WINDOW_MICROS: i64 = 0;
 
     /// Handles one input record.
     fn process(

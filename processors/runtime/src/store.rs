@@ -2,7 +2,10 @@
 //! record (input offsets, changelog position) written in the same transaction, so the file is
 //! always a consistent checkpoint of the state and the progress it reflects.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -53,11 +56,16 @@ pub struct Checkpoint {
     pub sole: bool,
 }
 
-/// A partition's store file.
+/// A partition's store file, with the rows of recent commits staged in memory until the next
+/// write: the store only shortens restarts (the changelog is the partition's state), so it is
+/// written every few seconds rather than per batch, and a key changed by several batches in
+/// between is written once.
 pub struct Store {
     db: Database,
     path: PathBuf,
     commits: u64,
+    staged: foldhash::HashMap<String, Option<Vec<u8>>>,
+    written_at: Instant,
 }
 
 impl Store {
@@ -74,6 +82,8 @@ impl Store {
             db,
             path,
             commits: 0,
+            staged: foldhash::HashMap::default(),
+            written_at: Instant::now(),
         })
     }
 
@@ -106,8 +116,9 @@ impl Store {
         }
     }
 
-    /// Removes every state and the checkpoint, in one transaction.
+    /// Removes every state, staged row and the checkpoint, in one transaction.
     pub fn clear(&mut self) -> Result<(), StoreError> {
+        self.staged.clear();
         let tx = self.db.begin_write().map_err(|e| self.err(e))?;
         for table in [STATES, META] {
             tx.delete_table(table).map_err(|e| self.err(e))?;
@@ -130,6 +141,37 @@ impl Store {
             let (k, v) = row.map_err(|e| self.err(e))?;
             f(k.value(), v.value())?;
         }
+        Ok(())
+    }
+
+    /// Keeps a committed batch's changed rows (None deletes) for the next [`Store::write`]; a
+    /// row staged earlier for the same key is replaced.
+    pub fn stage(&mut self, rows: impl IntoIterator<Item = (String, Option<Vec<u8>>)>) {
+        self.staged.extend(rows);
+    }
+
+    /// Number of rows staged.
+    pub fn staged(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether a write is due: `interval` has passed since the last one, or `max_rows` rows
+    /// are staged.
+    pub fn due(&self, interval: Duration, max_rows: usize) -> bool {
+        self.written_at.elapsed() >= interval || self.staged.len() >= max_rows
+    }
+
+    /// Writes the staged rows, in key order, and the checkpoint they reach in one transaction
+    /// forced to disk.
+    pub fn write(&mut self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let mut rows: Vec<_> = self.staged.drain().collect();
+        rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.commit(
+            rows.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
+            checkpoint,
+            1,
+        )?;
+        self.written_at = Instant::now();
         Ok(())
     }
 
@@ -209,6 +251,53 @@ mod tests {
         })
         .expect("scan");
         assert_eq!(left, 0, "no state survives a clear");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn staged_rows_are_written_once_per_key_with_the_checkpoint() {
+        let dir =
+            std::env::temp_dir().join(format!("composerp-store-stage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cp = Checkpoint {
+            offsets: vec![9],
+            changelog_next: 4,
+            max_event_time: 1,
+            epoch: 2,
+            sole: true,
+        };
+        let mut s = Store::open(&dir, 0).expect("open");
+        s.stage([
+            ("b".to_owned(), Some(b"1".to_vec())),
+            ("a".to_owned(), Some(b"1".to_vec())),
+        ]);
+        s.stage([
+            ("b".to_owned(), Some(b"2".to_vec())),
+            ("a".to_owned(), None),
+        ]);
+        assert_eq!(
+            s.staged(),
+            2,
+            "a later batch's row replaces the earlier one"
+        );
+        assert!(s.due(Duration::from_secs(3600), 2));
+        assert!(!s.due(Duration::from_secs(3600), 3));
+        assert_eq!(
+            s.checkpoint().expect("nothing written yet"),
+            Checkpoint::default()
+        );
+        s.write(&cp).expect("write");
+        assert_eq!(s.staged(), 0);
+        drop(s);
+        let s = Store::open(&dir, 0).expect("reopen");
+        assert_eq!(s.checkpoint().expect("cp"), cp);
+        let mut rows = Vec::new();
+        s.for_each(|k, v| {
+            rows.push((k.to_owned(), v.to_vec()));
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(rows, vec![("b".to_owned(), b"2".to_vec())]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -7,6 +7,7 @@ use composerp_events::{Codec, Timestamp};
 use composerp_topics::TopicCatalog;
 
 use crate::{
+    dedupe::{Dedupe, Verdict},
     processor::{Context, EmitError, Input, OutRecord, Processor, Reject},
     timer::{TimerKind, Timers},
 };
@@ -40,6 +41,8 @@ pub enum Outcome {
     Rejected(Reject),
     /// Below the partition's stored offset: already reflected in the state.
     AlreadyApplied,
+    /// Repeats the event id of a record already applied (see [`crate::dedupe`]): skipped.
+    Duplicate,
 }
 
 /// State and progress of one partition of a processor.
@@ -59,6 +62,8 @@ pub struct Task<P: Processor> {
     pub max_event_time: i64,
     /// Timers set by the processor.
     pub timers: Timers,
+    /// Input event ids remembered for deduplication.
+    pub dedupe: Dedupe,
 }
 
 /// What a task needs from its surroundings while processing.
@@ -99,6 +104,7 @@ impl<P: Processor> Task<P> {
             offsets: vec![0; <P::Input as Input>::TOPICS.len()],
             max_event_time: i64::MIN,
             timers: Timers::default(),
+            dedupe: Dedupe::new(<P::Input as Input>::TOPICS.len(), P::DEDUPE_WINDOW_MICROS),
         }
     }
 
@@ -127,7 +133,31 @@ impl<P: Processor> Task<P> {
             Ok(i) => i,
             Err(e) => return Ok(Outcome::Rejected(e.into())),
         };
-        self.max_event_time = self.max_event_time.max(input.occurred_at().0);
+        let at = input.occurred_at().0;
+        let mut fresh = None;
+        if self.dedupe.enabled() {
+            match self
+                .dedupe
+                .check(index, input.tenant_id(), input.event_id(), at, offset)
+            {
+                Verdict::New(key) => fresh = Some(key),
+                Verdict::Replay => {}
+                Verdict::Duplicate => return Ok(Outcome::Duplicate),
+                Verdict::BeyondWindow { cutoff } => {
+                    return Ok(Outcome::Rejected(Reject::new(
+                        "beyond_dedupe_window",
+                        format!(
+                            "event {} at {} is older than {}, the start of the window in which \
+                             its topic's event ids are remembered, so a repeat cannot be told apart",
+                            input.event_id(),
+                            Timestamp(at),
+                            Timestamp(cutoff)
+                        ),
+                    )));
+                }
+            }
+        }
+        self.max_event_time = self.max_event_time.max(at);
         let mut error = None;
         let mark = out.len();
         let result = {
@@ -140,6 +170,9 @@ impl<P: Processor> Task<P> {
         }
         match result {
             Ok(()) => {
+                if let Some(key) = fresh {
+                    self.dedupe.record(key, at, offset);
+                }
                 self.fire(env, TimerKind::EventTime, self.watermark(), out)?;
                 Ok(Outcome::Applied)
             }
@@ -173,7 +206,8 @@ impl<P: Processor> Task<P> {
         Ok(fired)
     }
 
-    /// Drains the states and timers changed since the last call, serialized, sorted by key.
+    /// Drains the states, timers and deduplication ids changed since the last call, serialized
+    /// (states sorted by key).
     pub fn take_changes(&mut self) -> Result<Vec<Change>, StateError> {
         let changed = std::mem::take(&mut self.changed);
         let mut keys = Arc::try_unwrap(changed).unwrap_or_else(|shared| (*shared).clone());
@@ -183,12 +217,18 @@ impl<P: Processor> Task<P> {
             keys.dedup();
         }
         let mut rows = Vec::with_capacity(keys.len() + self.timers.dirty.len());
+        // Serialized into one scratch buffer, then copied out at its exact size: growing a
+        // fresh vector per state cost more than the serialization itself.
+        let mut scratch = vec![0u8; 16 * 1024];
         for key in keys {
             let value = match self.states.get(&key) {
-                Some(s) => Some(postcard::to_allocvec(s).map_err(|e| StateError {
-                    key: key.clone(),
-                    detail: e.to_string(),
-                })?),
+                Some(s) => Some(match postcard::to_slice(s, &mut scratch) {
+                    Ok(bytes) => bytes.to_vec(),
+                    Err(_) => postcard::to_allocvec(s).map_err(|e| StateError {
+                        key: key.clone(),
+                        detail: e.to_string(),
+                    })?,
+                }),
                 None => None,
             };
             rows.push((key, value));
@@ -197,19 +237,13 @@ impl<P: Processor> Task<P> {
         for (kind, name) in timers {
             rows.push((Timers::key(kind, &name), self.timers.value(kind, &name)));
         }
+        self.dedupe.take_changes(&mut rows)?;
         Ok(rows)
-    }
-
-    /// Forgets which states and timers changed (the test driver keeps no store).
-    pub fn forget_changes(&mut self) {
-        self.dirty.clear();
-        self.changed = Arc::default();
-        self.timers.dirty.clear();
     }
 
     /// Applies a stored entry (the store's or the changelog's; None: removed) to the task.
     pub fn restore_entry(&mut self, key: &str, value: Option<&[u8]>) -> Result<(), StateError> {
-        if self.timers.restore(key, value) {
+        if self.timers.restore(key, value) || self.dedupe.restore(key, value)? {
             return Ok(());
         }
         match value {
