@@ -107,8 +107,15 @@ fn bench(c: &mut Criterion) {
                     for (b, chunk) in inputs.chunks(batch).enumerate() {
                         let env = Env::new(&processor, &tables, &codec, Timestamp::now());
                         for (i, bytes) in chunk.iter().enumerate() {
-                            task.handle(&env, 0, (b * batch + i) as i64, bytes, &mut out)
-                                .expect("handle");
+                            task.handle(
+                                &env,
+                                0,
+                                (b * batch + i) as i64,
+                                env.now.0,
+                                bytes,
+                                &mut out,
+                            )
+                            .expect("handle");
                         }
                         task.end_batch(&env, &mut out).expect("end batch");
                         outputs += out.len();

@@ -2,10 +2,15 @@
 //! [`Processor::DEDUPE_WINDOW_MICROS`](crate::processor::Processor::DEDUPE_WINDOW_MICROS) never
 //! sees a second record with the same (input topic, tenant, event id) within that window.
 //!
-//! - The window runs per input topic, behind the newest event time applied from that topic (not
-//!   the partition's watermark: co-partitioned topics are fetched independently, so one can run
-//!   days ahead of another after a restart). An event older than the window cannot be told from
-//!   a forgotten duplicate, so it is rejected (dead-lettered), never applied twice.
+//! - The window follows when records were written to their topic (the Kafka record timestamp),
+//!   per input topic: a repeat written within the window of the newest record of its topic is
+//!   dropped. Event time is the wrong clock for this: a partition of a topic interleaves many
+//!   producers (stores uploading late, or the ledger's own repartition topic fed by partitions
+//!   that progress at different speeds), so its event times can lie days apart, while a repeat
+//!   (a producer's retry, a re-sent file, a replay) is written soon after the original. Late
+//!   events are therefore never refused for being late. A record stamped older than its topic's
+//!   window (a producer clock far behind) cannot be checked, so it is dead-lettered, never
+//!   applied twice.
 //! - Ids live in one compact map beside the states (about 50 bytes an id, no per-id key string).
 //!   Each commit stores the ids it added as one segment (a few per batch), under a key no state
 //!   uses, in the local store and the changelog; a segment is deleted once all its ids have left
@@ -37,9 +42,9 @@ pub enum Verdict {
     Replay,
     /// Another record with the id was applied: skip it.
     Duplicate,
-    /// Older than the window of its topic: whether it is a duplicate cannot be known.
+    /// Written before the window of its topic: whether it is a duplicate cannot be known.
     BeyondWindow {
-        /// The oldest event time the window still covers.
+        /// The oldest record time the window still covers.
         cutoff: i64,
     },
 }
@@ -55,6 +60,7 @@ pub struct IdKey {
 /// Where a remembered id was applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Applied {
+    /// When its record was written to the topic (micros).
     at: i64,
     offset: i64,
 }
@@ -63,7 +69,7 @@ struct Applied {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Segment {
     tenants: Vec<String>,
-    /// (index into `tenants`, input, id, event time, offset).
+    /// (index into `tenants`, input, id, record time, offset).
     ids: Vec<(u32, u8, [u8; 16], i64, i64)>,
 }
 
@@ -74,13 +80,13 @@ pub struct Dedupe {
     tenant_ids: foldhash::HashMap<String, u32>,
     tenant_names: Vec<String>,
     seen: foldhash::HashMap<IdKey, Applied>,
-    /// Per input topic, the newest event time recorded.
+    /// Per input topic, the newest record time recorded.
     newest: Vec<i64>,
     /// Per input topic, the cutoff the map was last swept to.
     swept: Vec<i64>,
     /// Ids recorded since the last commit.
     fresh: Vec<(IdKey, Applied)>,
-    /// Stored segments: number → per input topic, the newest event time in it.
+    /// Stored segments: number → per input topic, the newest record time in it.
     segments: BTreeMap<u64, Vec<i64>>,
     next_segment: u64,
 }
@@ -90,7 +96,7 @@ fn segment_key(n: u64) -> String {
 }
 
 impl Dedupe {
-    /// An empty set for `inputs` topics, remembering ids for `window` microseconds of event time
+    /// An empty set for `inputs` topics, remembering ids for `window` microseconds of record time
     /// (0: deduplication off).
     pub fn new(inputs: usize, window: i64) -> Self {
         Dedupe {
@@ -135,7 +141,8 @@ impl Dedupe {
         t
     }
 
-    /// Classifies the record at `offset` of input `input` with event `id` of `tenant` at `at`.
+    /// Classifies the record at `offset` of input `input`, written at `at`, with event `id` of
+    /// `tenant`.
     pub fn check(
         &mut self,
         input: usize,
@@ -293,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn the_window_trails_each_topics_newest_event_time() {
+    fn the_window_trails_each_topics_newest_record_time() {
         let mut d = Dedupe::new(2, 7 * DAY);
         apply(&mut d, 0, "new", 30 * DAY, 0);
         assert_eq!(

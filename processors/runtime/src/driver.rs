@@ -94,7 +94,7 @@ impl<P: Processor> TestDriver<P> {
         let env = Env::new(&self.processor, &self.tables, &self.codec, self.now);
         match self
             .task
-            .handle(&env, index, offset, &bytes, &mut self.outputs)
+            .handle(&env, index, offset, self.now.0, &bytes, &mut self.outputs)
             .expect("outputs encode")
         {
             Outcome::Applied | Outcome::AlreadyApplied | Outcome::Duplicate => {}

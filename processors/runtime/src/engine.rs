@@ -157,7 +157,7 @@ impl EngineConfig {
             batch_records: 20_000,
             batch_interval: Duration::from_millis(500),
             store_interval: Duration::from_secs(5),
-            store_keys: 200_000,
+            store_keys: 50_000,
             group: None,
         }
     }
@@ -402,12 +402,14 @@ impl<P: Processor> Engine<P> {
         Ok(tpl)
     }
 
-    /// Handles one record of input `index`.
+    /// Handles one record of input `index`, written to its topic at `written` (micros; the
+    /// record's Kafka timestamp, or None for now).
     fn handle(
         &mut self,
         index: usize,
         partition: i32,
         offset: i64,
+        written: Option<i64>,
         key: Option<&[u8]>,
         bytes: &[u8],
     ) -> Result<(), EngineError> {
@@ -417,7 +419,10 @@ impl<P: Processor> Engine<P> {
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let mut out = Vec::new();
-        let outcome = running.task.handle(&env, index, offset, bytes, &mut out)?;
+        let written = written.unwrap_or(env.now.0);
+        let outcome = running
+            .task
+            .handle(&env, index, offset, written, bytes, &mut out)?;
         drop(tables);
         if outcome == Outcome::AlreadyApplied {
             // Read again because fetches start a little early (FETCH_REWIND).
@@ -1044,6 +1049,7 @@ fn pump<P: Processor, C: ConsumerContext>(
                     index,
                     m.partition(),
                     m.offset(),
+                    m.timestamp().to_millis().map(|ms| ms.saturating_mul(1_000)),
                     m.key(),
                     m.payload().unwrap_or_default(),
                 ) {

@@ -125,10 +125,10 @@ pub trait Processor: Send + Sync + 'static {
     type Tables: Tables;
     /// How far behind the newest event time the watermark trails.
     const ALLOWED_LATENESS_MICROS: i64 = 3_600_000_000;
-    /// How long (event time, behind the newest record of the same input topic) the runtime
-    /// remembers input event ids and drops records that repeat one; an older record is
-    /// dead-lettered as `beyond_dedupe_window`. 0 (the default): every record is processed, and
-    /// the processor deduplicates itself if it must (see [`crate::dedupe`]).
+    /// How long (by the records' topic timestamps) the runtime remembers input event ids and
+    /// drops records that repeat one: a repeat written within this time of the newest record of
+    /// its topic is caught. 0 (the default): every record is processed, and the processor
+    /// deduplicates itself if it must (see [`crate::dedupe`]).
     const DEDUPE_WINDOW_MICROS: i64 = 0;
 
     /// Handles one input record.

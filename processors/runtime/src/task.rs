@@ -116,12 +116,15 @@ impl<P: Processor> Task<P> {
         )
     }
 
-    /// Handles one record of input `index` at `offset`; outputs are appended to `out`.
+    /// Handles one record of input `index` at `offset`, written to its topic at `written`
+    /// (micros: the record's timestamp, which the deduplication window follows); outputs are
+    /// appended to `out`.
     pub fn handle(
         &mut self,
         env: &Env<'_, P>,
         index: usize,
         offset: i64,
+        written: i64,
         bytes: &[u8],
         out: &mut Vec<OutRecord>,
     ) -> Result<Outcome, EmitError> {
@@ -138,7 +141,7 @@ impl<P: Processor> Task<P> {
         if self.dedupe.enabled() {
             match self
                 .dedupe
-                .check(index, input.tenant_id(), input.event_id(), at, offset)
+                .check(index, input.tenant_id(), input.event_id(), written, offset)
             {
                 Verdict::New(key) => fresh = Some(key),
                 Verdict::Replay => {}
@@ -147,10 +150,11 @@ impl<P: Processor> Task<P> {
                     return Ok(Outcome::Rejected(Reject::new(
                         "beyond_dedupe_window",
                         format!(
-                            "event {} at {} is older than {}, the start of the window in which \
-                             its topic's event ids are remembered, so a repeat cannot be told apart",
+                            "event {} was written to its topic at {}, before {}, the start of \
+                             the window in which the topic's event ids are remembered, so a \
+                             repeat cannot be told apart (a producer clock far behind?)",
                             input.event_id(),
-                            Timestamp(at),
+                            Timestamp(written),
                             Timestamp(cutoff)
                         ),
                     )));
@@ -171,7 +175,7 @@ impl<P: Processor> Task<P> {
         match result {
             Ok(()) => {
                 if let Some(key) = fresh {
-                    self.dedupe.record(key, at, offset);
+                    self.dedupe.record(key, written, offset);
                 }
                 self.fire(env, TimerKind::EventTime, self.watermark(), out)?;
                 Ok(Outcome::Applied)
