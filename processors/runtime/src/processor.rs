@@ -191,13 +191,8 @@ pub struct Context<'a, S, T> {
 impl<S: Default, T> Context<'_, S, T> {
     /// The state of `key`, created empty on first use; marked changed.
     pub fn state(&mut self, key: &str) -> &mut S {
-        if !self.dirty.contains(key) {
-            self.dirty.insert(key.to_owned());
-        }
-        if !self.states.contains_key(key) {
-            self.states.insert(key.to_owned(), S::default());
-        }
-        self.states.get_mut(key).expect("inserted above")
+        self.dirty.get_or_insert_with(key, str::to_owned);
+        self.states.entry_ref(key).or_default()
     }
 
     /// The state of `key` without creating or marking it.
