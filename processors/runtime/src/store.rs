@@ -214,6 +214,16 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn rows(s: &Store) -> Vec<(String, Vec<u8>)> {
+        let mut rows = Vec::new();
+        s.for_each(|k, v| {
+            rows.push((k.to_owned(), v.to_vec()));
+            Ok(())
+        })
+        .expect("scan");
+        rows
+    }
+
     #[test]
     fn a_commit_is_read_back_after_reopening() {
         let dir = std::env::temp_dir().join(format!("composerp-store-test-{}", std::process::id()));
@@ -234,13 +244,7 @@ mod tests {
         }
         let s = Store::open(&dir, 2).expect("reopen");
         assert_eq!(s.checkpoint().expect("cp"), cp);
-        let mut rows = Vec::new();
-        s.for_each(|k, v| {
-            rows.push((k.to_owned(), v.to_vec()));
-            Ok(())
-        })
-        .expect("scan");
-        assert_eq!(rows, vec![("b".to_owned(), b"2".to_vec())]);
+        assert_eq!(rows(&s), vec![("b".to_owned(), b"2".to_vec())]);
         let mut s = s;
         s.clear().expect("clear");
         assert_eq!(s.checkpoint().expect("cleared"), Checkpoint::default());
@@ -291,13 +295,7 @@ mod tests {
         drop(s);
         let s = Store::open(&dir, 0).expect("reopen");
         assert_eq!(s.checkpoint().expect("cp"), cp);
-        let mut rows = Vec::new();
-        s.for_each(|k, v| {
-            rows.push((k.to_owned(), v.to_vec()));
-            Ok(())
-        })
-        .expect("scan");
-        assert_eq!(rows, vec![("b".to_owned(), b"2".to_vec())]);
+        assert_eq!(rows(&s), vec![("b".to_owned(), b"2".to_vec())]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
