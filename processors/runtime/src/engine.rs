@@ -402,8 +402,8 @@ impl<P: Processor> Engine<P> {
         Ok(tpl)
     }
 
-    /// Handles one record of input `index`, written to its topic at `written` (micros; the
-    /// record's Kafka timestamp, or None for now).
+    /// Handles one record of input `index`, written to its topic at `written` (micros: the
+    /// record's Kafka timestamp; None, when the broker gave none, counts as the batch's clock).
     fn handle(
         &mut self,
         index: usize,
@@ -776,7 +776,7 @@ impl<P: Processor> Engine<P> {
                 store.commit(
                     applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
                     &old,
-                    u64::MAX,
+                    false,
                 )?;
                 applied.clear();
                 remaining.set((estimate - next).max(0) as f64);
@@ -802,7 +802,7 @@ impl<P: Processor> Engine<P> {
         store.commit(
             applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
             &checkpoint,
-            1,
+            true,
         )?;
         tracing::info!(
             processor = P::NAME,

@@ -63,7 +63,6 @@ pub struct Checkpoint {
 pub struct Store {
     db: Database,
     path: PathBuf,
-    commits: u64,
     staged: foldhash::HashMap<String, Option<Vec<u8>>>,
     written_at: Instant,
 }
@@ -81,7 +80,6 @@ impl Store {
         Ok(Store {
             db,
             path,
-            commits: 0,
             staged: foldhash::HashMap::default(),
             written_at: Instant::now(),
         })
@@ -169,24 +167,22 @@ impl Store {
         self.commit(
             rows.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
             checkpoint,
-            1,
+            true,
         )?;
         self.written_at = Instant::now();
         Ok(())
     }
 
-    /// Writes changed states (None deletes) and the checkpoint in one transaction. Every
-    /// `durable_every`-th commit is forced to disk; the others may be lost in a crash, which
-    /// only means replaying more of the changelog.
+    /// Writes changed states (None deletes) and the checkpoint in one transaction, forced to
+    /// disk if `durable`; a commit that is not may be lost in a crash, which only means
+    /// replaying more of the changelog.
     pub fn commit<'a>(
         &mut self,
         changes: impl IntoIterator<Item = (&'a str, Option<&'a [u8]>)>,
         checkpoint: &Checkpoint,
-        durable_every: u64,
+        durable: bool,
     ) -> Result<(), StoreError> {
-        self.commits += 1;
         let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
-        let durable = durable_every <= 1 || self.commits.is_multiple_of(durable_every);
         tx.set_durability(if durable {
             Durability::Immediate
         } else {
@@ -238,9 +234,9 @@ mod tests {
         {
             let mut s = Store::open(&dir, 2).expect("open");
             assert_eq!(s.checkpoint().expect("empty"), Checkpoint::default());
-            s.commit([("a", Some(&b"1"[..])), ("b", Some(&b"2"[..]))], &cp, 1)
+            s.commit([("a", Some(&b"1"[..])), ("b", Some(&b"2"[..]))], &cp, true)
                 .expect("commit");
-            s.commit([("a", None)], &cp, 1).expect("delete");
+            s.commit([("a", None)], &cp, true).expect("delete");
         }
         let s = Store::open(&dir, 2).expect("reopen");
         assert_eq!(s.checkpoint().expect("cp"), cp);
