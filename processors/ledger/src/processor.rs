@@ -537,7 +537,9 @@ fn apply_line(
     state.version += 1;
     state.last_event = Some(event_id);
     state.last_at = state.last_at.max(at);
-    if let Some(c) = currency {
+    if let Some(c) = currency
+        && state.currency.as_deref() != Some(c)
+    {
         state.currency = Some(c.to_owned());
     }
     let fired = match rule {

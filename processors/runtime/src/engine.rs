@@ -5,11 +5,16 @@
 //!   co-partitioned), from the offsets its state recorded.
 //! - State: all of a partition's state is in memory; a redb file per partition is the local
 //!   checkpoint and a compacted changelog topic (one partition per task) the replicated one.
-//! - A batch commits as: outputs and dead letters → wait for every acknowledgement → changed
-//!   states and timers to the changelog → wait → a commit marker with the input offsets → wait
-//!   → the changed rows staged for the local store, which writes them with the offsets in one
-//!   transaction every few seconds and before partitions are released (it only shortens
-//!   restarts: a crash replays the changelog tail past its checkpoint).
+//! - A batch commits as: outputs and dead letters → every acknowledgement → changed states and
+//!   timers to the changelog → every acknowledgement → a commit marker with the input offsets →
+//!   its acknowledgement → the changed rows staged for the local store, which writes them with
+//!   the offsets in one transaction every few seconds and before partitions are released (it
+//!   only shortens restarts: a crash replays the changelog tail past its checkpoint).
+//! - Batches overlap: a closed batch keeps the serialized values its states had when it closed,
+//!   and goes through those steps as acknowledgements arrive while the next batches are
+//!   processed ([`Closing`]). Steps run in batch order, so a batch's changelog entries follow
+//!   every acknowledged output of the batches before it; at most [`MAX_CLOSING`] batches wait
+//!   at a time. Revocation, assignment and a clean stop wait for all of them.
 //! - Every changelog entry is valid on its own: it is written only after the outputs of the
 //!   records it reflects were acknowledged, and a processor whose effects must not repeat keeps
 //!   the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
@@ -35,7 +40,7 @@
 //! - Revocation: the pending batch is committed before the partitions are released.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     path::PathBuf,
     sync::{
         Arc, Mutex, RwLock,
@@ -74,6 +79,51 @@ const MARKER_KEY: &str = "\u{0}commit";
 
 /// Changelog record header carrying the ownership epoch of the process that wrote a state entry.
 const EPOCH_HEADER: &str = "composerp.epoch";
+
+/// Batches closed but not yet committed, at most; a batch closing beyond this waits for the
+/// oldest one to commit.
+const MAX_CLOSING: usize = 4;
+
+/// Acknowledgement counters, one per batch in a ring: more than [`MAX_CLOSING`] + 1 so the open
+/// batch never shares one with a closing batch.
+const SLOTS: usize = 8;
+
+// A slot travels in three bits of a delivery tag.
+const _: () = assert!(SLOTS.is_power_of_two() && SLOTS <= 8);
+
+/// How long a commit waits for acknowledgements before the process gives up (librdkafka's
+/// `message.timeout.ms` fails a record before this).
+const ACK_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// What a produced record is to the engine; it travels as the record's delivery opaque.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    /// An output, dead letter or changelog entry of the batch counted in `slot`.
+    Record { slot: usize },
+    /// The commit marker of partition `p` of the batch counted in `slot`.
+    Marker { slot: usize, p: i32 },
+    /// A restore sentinel of partition `p`.
+    Sentinel { p: i32 },
+}
+
+impl Tag {
+    fn encode(self) -> usize {
+        match self {
+            Tag::Record { slot } => slot << 2,
+            Tag::Marker { slot, p } => ((p as usize) << 5) | (slot << 2) | 1,
+            Tag::Sentinel { p } => ((p as usize) << 5) | 2,
+        }
+    }
+
+    fn decode(v: usize) -> Self {
+        let (slot, p) = ((v >> 2) & (SLOTS - 1), (v >> 5) as i32);
+        match v & 3 {
+            1 => Tag::Marker { slot, p },
+            2 => Tag::Sentinel { p },
+            _ => Tag::Record { slot },
+        }
+    }
+}
 
 /// The epoch in an epoch header (0, the lowest, when absent).
 fn epoch_of(bytes: Option<&[u8]>) -> i64 {
@@ -216,7 +266,12 @@ impl Meters {
 struct Deliveries {
     failed: AtomicU64,
     first_error: Mutex<Option<String>>,
-    markers: Mutex<HashMap<i32, i64>>,
+    /// Records acknowledged per batch slot (a batch's sequence number modulo [`SLOTS`]).
+    acked: [AtomicU64; SLOTS],
+    /// Offsets of acknowledged commit markers, by slot and partition.
+    markers: Mutex<HashMap<(usize, i32), i64>>,
+    /// Offsets of acknowledged restore sentinels, by partition.
+    sentinels: Mutex<HashMap<i32, i64>>,
 }
 
 struct DeliveryContext(Arc<Deliveries>);
@@ -224,20 +279,30 @@ struct DeliveryContext(Arc<Deliveries>);
 impl ClientContext for DeliveryContext {}
 
 impl ProducerContext for DeliveryContext {
-    /// 0 for ordinary records, partition + 1 for a commit marker.
+    /// A [`Tag`], encoded.
     type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, marker: usize) {
-        match result {
-            Ok(m) if marker > 0 => {
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: usize) {
+        match (result, Tag::decode(tag)) {
+            (Ok(_), Tag::Record { slot }) => {
+                self.0.acked[slot].fetch_add(1, Ordering::Relaxed);
+            }
+            (Ok(m), Tag::Marker { slot, p }) => {
                 self.0
                     .markers
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert((marker - 1) as i32, m.offset());
+                    .insert((slot, p), m.offset());
+                self.0.acked[slot].fetch_add(1, Ordering::Relaxed);
             }
-            Ok(_) => {}
-            Err((e, _)) => {
+            (Ok(m), Tag::Sentinel { p }) => {
+                self.0
+                    .sentinels
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(p, m.offset());
+            }
+            (Err((e, _)), _) => {
                 self.0.failed.fetch_add(1, Ordering::Relaxed);
                 self.0
                     .first_error
@@ -266,18 +331,58 @@ struct Running<P: Processor> {
     next_own: i64,
     /// No other writer appeared in the changelog partition since this process's sentinel.
     sole: bool,
+    /// Next input offsets of the last committed batch (the task's run ahead of them).
+    committed: Vec<i64>,
+    /// Newest event time of the last committed batch.
+    committed_event_time: i64,
 }
 
 impl<P: Processor> Running<P> {
     /// The progress the last committed batch reached, as the local store records it.
     fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
-            offsets: self.task.offsets.clone(),
+            offsets: self.committed.clone(),
             changelog_next: self.changelog_next,
-            max_event_time: self.task.max_event_time,
+            max_event_time: self.committed_event_time,
             epoch: self.epoch,
             sole: self.sole,
         }
+    }
+}
+
+/// What a closed batch of one partition commits: its changed states as they were when it
+/// closed, and the input position they reflect.
+struct Closed {
+    rows: Vec<Change>,
+    offsets: Vec<i64>,
+    max_event_time: i64,
+}
+
+/// Where a closed batch is in its commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Outputs and dead letters sent; waiting for their acknowledgements.
+    Outputs,
+    /// Changelog entries sent; waiting for theirs.
+    Changelog,
+    /// Commit markers sent; waiting for theirs and their offsets.
+    Markers,
+}
+
+/// A closed batch on its way to being committed (see the module docs).
+struct Closing {
+    seq: u64,
+    step: Step,
+    /// Records of the batch sent so far; the batch's slot counts their acknowledgements.
+    sent: u64,
+    records: usize,
+    closed_at: Instant,
+    partitions: BTreeMap<i32, Closed>,
+}
+
+impl Closing {
+    fn slot(&self) -> usize {
+        (self.seq % SLOTS as u64) as usize
     }
 }
 
@@ -303,7 +408,14 @@ struct Engine<P: Processor> {
     /// assigned.
     data: Arc<BaseConsumer>,
     tasks: BTreeMap<i32, Running<P>>,
+    /// Input records of the open batch.
     pending: usize,
+    /// Sequence number of the open batch.
+    seq: u64,
+    /// Records the open batch has sent.
+    sent: u64,
+    /// Closed batches being committed, oldest first.
+    closing: VecDeque<Closing>,
     last_commit: Instant,
     meters: Meters,
     /// This process's id, written into its restore sentinels for diagnosis.
@@ -343,13 +455,14 @@ impl<P: Processor> Engine<P> {
     /// Queues a changelog record of partition `p` (no value deletes the key).
     fn send_changelog(
         &self,
+        tag: Tag,
         p: i32,
         epoch: i64,
         key: &str,
         value: Option<&[u8]>,
     ) -> Result<(), EngineError> {
         let epoch = epoch.to_be_bytes();
-        let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), 0)
+        let mut r = BaseRecord::with_opaque_to(self.changelog.as_str(), tag.encode())
             .key(key.as_bytes())
             .headers(OwnedHeaders::new().insert(Header {
                 key: EPOCH_HEADER,
@@ -362,21 +475,29 @@ impl<P: Processor> Engine<P> {
         send(&self.producer, r)
     }
 
-    /// Queues the commit marker of partition `p`; its offset arrives with its delivery report.
-    fn send_marker(&self, p: i32, running: &Running<P>) -> Result<(), EngineError> {
+    /// Queues the commit marker of partition `p` for a closed batch; its offset arrives with
+    /// its delivery report.
+    fn send_marker(
+        &self,
+        slot: usize,
+        p: i32,
+        epoch: i64,
+        closed: &Closed,
+    ) -> Result<(), EngineError> {
         let marker = Marker {
-            offsets: running.task.offsets.clone(),
-            max_event_time: running.task.max_event_time,
-            epoch: running.epoch,
+            offsets: closed.offsets.clone(),
+            max_event_time: closed.max_event_time,
+            epoch,
         };
         let bytes = postcard::to_allocvec(&marker).map_err(|e| StateError {
             key: MARKER_KEY.into(),
             detail: e.to_string(),
         })?;
-        let r = BaseRecord::with_opaque_to(self.changelog.as_str(), (p + 1) as usize)
-            .key(MARKER_KEY.as_bytes())
-            .payload(bytes.as_slice())
-            .partition(p);
+        let r =
+            BaseRecord::with_opaque_to(self.changelog.as_str(), Tag::Marker { slot, p }.encode())
+                .key(MARKER_KEY.as_bytes())
+                .payload(bytes.as_slice())
+                .partition(p);
         send(&self.producer, r)
     }
 
@@ -440,14 +561,24 @@ impl<P: Processor> Engine<P> {
         self.emit(&out)
     }
 
+    /// The tag of the open batch's records.
+    fn open_tag(&self) -> Tag {
+        Tag::Record {
+            slot: (self.seq % SLOTS as u64) as usize,
+        }
+    }
+
+    /// Queues outputs of the open batch.
     fn emit(&mut self, out: &[OutRecord]) -> Result<(), EngineError> {
+        let tag = self.open_tag().encode();
         for o in out {
             send(
                 &self.producer,
-                BaseRecord::with_opaque_to(o.topic, 0)
+                BaseRecord::with_opaque_to(o.topic, tag)
                     .key(o.key.as_bytes())
                     .payload(o.payload.as_slice()),
             )?;
+            self.sent += 1;
             self.meters.out(P::NAME, o.topic).increment(1);
         }
         self.producer.poll(Duration::ZERO);
@@ -455,7 +586,7 @@ impl<P: Processor> Engine<P> {
     }
 
     fn dead_letter(
-        &self,
+        &mut self,
         index: usize,
         partition: i32,
         offset: i64,
@@ -477,7 +608,7 @@ impl<P: Processor> Engine<P> {
             by: P::NAME,
         }
         .headers();
-        let mut record = BaseRecord::with_opaque_to(dlq, 0)
+        let mut record = BaseRecord::with_opaque_to(dlq, self.open_tag().encode())
             .payload(bytes)
             .headers(headers)
             .partition(partition);
@@ -485,6 +616,7 @@ impl<P: Processor> Engine<P> {
             record = record.key(k);
         }
         send(&self.producer, record)?;
+        self.sent += 1;
         self.meters.dead_letters[index].increment(1);
         Ok(())
     }
@@ -492,6 +624,11 @@ impl<P: Processor> Engine<P> {
     fn flush(&self) -> Result<(), EngineError> {
         self.producer.flush(Duration::from_secs(60))?;
         self.producer.poll(Duration::ZERO);
+        self.undelivered()
+    }
+
+    /// An error if a record could not be delivered since the last check.
+    fn undelivered(&self) -> Result<(), EngineError> {
         let failed = self.deliveries.failed.swap(0, Ordering::Relaxed);
         if failed > 0 {
             let first = self
@@ -511,60 +648,146 @@ impl<P: Processor> Engine<P> {
         let offsets = self.tasks.iter().flat_map(|(p, running)| {
             self.inputs
                 .iter()
-                .zip(&running.task.offsets)
+                .zip(&running.committed)
                 .map(move |(t, &next)| (t.name.as_str(), *p, next))
         });
         commit_offsets(consumer, offsets, mode);
     }
 
-    /// Commits every task's batch (see the module docs for the order of steps); the local
-    /// stores are written when due, or now with `write_stores` (before partitions are released).
-    fn commit(&mut self, write_stores: bool) -> Result<(), EngineError> {
+    /// Closes the open batch: runs the tasks' end of batch, queues its outputs and keeps its
+    /// changed states, serialized as they are now, for its commit ([`Engine::advance`]).
+    fn close(&mut self) -> Result<(), EngineError> {
         let _span =
             tracing::info_span!("batch", processor = P::NAME, records = self.pending).entered();
-        let started = Instant::now();
         let mut out = Vec::new();
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
-        let mut changes: BTreeMap<i32, Vec<Change>> = BTreeMap::new();
+        let mut partitions = BTreeMap::new();
         for (p, running) in self.tasks.iter_mut() {
             running.task.end_batch(&env, &mut out)?;
-            changes.insert(*p, running.task.take_changes()?);
+            let closed = Closed {
+                rows: running.task.take_changes()?,
+                offsets: running.task.offsets.clone(),
+                max_event_time: running.task.max_event_time,
+            };
+            partitions.insert(*p, closed);
         }
         drop(tables);
         self.emit(&out)?;
-        // Outputs first: a changelog entry says its key reflects some input records, and a
-        // replay skips those records, so their outputs must be delivered before it is written.
-        self.flush()?;
-        for (p, rows) in &changes {
-            let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
-            for (key, value) in rows {
-                self.send_changelog(*p, epoch, key, value.as_deref())?;
+        self.meters.batch_records.record(self.pending as f64);
+        self.closing.push_back(Closing {
+            seq: self.seq,
+            step: Step::Outputs,
+            sent: self.sent,
+            records: self.pending,
+            closed_at: Instant::now(),
+            partitions,
+        });
+        self.seq += 1;
+        self.sent = 0;
+        self.deliveries.acked[(self.seq % SLOTS as u64) as usize].store(0, Ordering::Relaxed);
+        self.pending = 0;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Takes the closed batches as far through their commits as the acknowledgements received
+    /// allow, oldest first, and waits for more while over `keep` batches are still closing.
+    /// Returns how many batches it committed.
+    fn advance(&mut self, keep: usize) -> Result<usize, EngineError> {
+        let started = Instant::now();
+        let mut committed = 0;
+        self.producer.poll(Duration::ZERO);
+        loop {
+            self.undelivered()?;
+            let Some(front) = self.closing.front() else {
+                return Ok(committed);
+            };
+            let slot = front.slot();
+            if self.deliveries.acked[slot].load(Ordering::Relaxed) < front.sent {
+                if self.closing.len() <= keep {
+                    return Ok(committed);
+                }
+                if started.elapsed() > ACK_TIMEOUT {
+                    return Err(EngineError::Undelivered(
+                        front.sent - self.deliveries.acked[slot].load(Ordering::Relaxed),
+                        format!("no acknowledgement within {} s", ACK_TIMEOUT.as_secs()),
+                    ));
+                }
+                self.producer.poll(Duration::from_millis(5));
+                continue;
             }
+            match front.step {
+                // Outputs first: a changelog entry says its key reflects some input records,
+                // and a replay skips those records, so their outputs must be acknowledged first.
+                Step::Outputs => {
+                    let mut sent = 0;
+                    for (p, closed) in &front.partitions {
+                        let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
+                        for (key, value) in &closed.rows {
+                            self.send_changelog(
+                                Tag::Record { slot },
+                                *p,
+                                epoch,
+                                key,
+                                value.as_deref(),
+                            )?;
+                            sent += 1;
+                        }
+                    }
+                    let front = self.closing.front_mut().expect("front");
+                    front.sent += sent;
+                    front.step = Step::Changelog;
+                }
+                Step::Changelog => {
+                    let mut sent = 0;
+                    for (p, closed) in &front.partitions {
+                        let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
+                        self.send_marker(slot, *p, epoch, closed)?;
+                        sent += 1;
+                    }
+                    let front = self.closing.front_mut().expect("front");
+                    front.sent += sent;
+                    front.step = Step::Markers;
+                }
+                Step::Markers => {
+                    let done = self.closing.pop_front().expect("front");
+                    self.committed(done)?;
+                    committed += 1;
+                }
+            }
+            self.producer.poll(Duration::ZERO);
         }
-        self.flush()?;
-        for (p, running) in &self.tasks {
-            self.send_marker(*p, running)?;
-        }
-        self.flush()?;
-        let markers = std::mem::take(
-            &mut *self
+    }
+
+    /// Records a batch whose markers were acknowledged: its position, its rows staged for the
+    /// local store (written when due), and the metrics.
+    fn committed(&mut self, batch: Closing) -> Result<(), EngineError> {
+        let slot = batch.slot();
+        let markers: HashMap<i32, i64> = {
+            let mut all = self
                 .deliveries
                 .markers
                 .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
-        let mut keys = 0;
-        for (p, running) in self.tasks.iter_mut() {
-            let rows = changes.remove(p).unwrap_or_default();
-            match markers.get(p) {
+                .unwrap_or_else(|p| p.into_inner());
+            batch
+                .partitions
+                .keys()
+                .filter_map(|p| all.remove(&(slot, *p)).map(|o| (*p, o)))
+                .collect()
+        };
+        for (p, closed) in batch.partitions {
+            let Some(running) = self.tasks.get_mut(&p) else {
+                continue;
+            };
+            match markers.get(&p) {
                 Some(&o) => {
-                    let sole = still_sole(running.next_own, rows.len(), o);
+                    let sole = still_sole(running.next_own, closed.rows.len(), o);
                     if running.sole && !sole {
                         tracing::warn!(
                             processor = P::NAME,
                             partition = p,
-                            expected = running.next_own + rows.len() as i64,
+                            expected = running.next_own + closed.rows.len() as i64,
                             marker = o,
                             "Another process wrote to this partition's changelog: its local \
                              store will be rebuilt from the changelog at the next restore."
@@ -576,23 +799,24 @@ impl<P: Processor> Engine<P> {
                 }
                 None => running.sole = false,
             }
-            running.store.stage(rows);
-            if write_stores
-                || running
-                    .store
-                    .due(self.cfg.store_interval, self.cfg.store_keys)
+            running.committed = closed.offsets;
+            running.committed_event_time = closed.max_event_time;
+            running.store.stage(closed.rows);
+            if running
+                .store
+                .due(self.cfg.store_interval, self.cfg.store_keys)
             {
                 running.store.write(&running.checkpoint())?;
             }
-            keys += running.task.states.len();
         }
-        let (mut timers, mut bytes, mut ids) = (0, 0, 0);
+        let (mut keys, mut timers, mut bytes, mut ids) = (0, 0, 0, 0);
         let mut progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
         for (p, running) in &self.tasks {
+            keys += running.task.states.len();
             timers += running.task.timers.len();
             ids += running.task.dedupe.len();
             bytes += running.store.file_size();
-            progress.insert(*p, running.task.offsets.clone());
+            progress.insert(*p, running.committed.clone());
         }
         drop(progress);
         self.meters.keys.set(keys as f64);
@@ -600,18 +824,37 @@ impl<P: Processor> Engine<P> {
         self.meters.dedupe_ids.set(ids as f64);
         self.meters.store_bytes.set(bytes as f64);
         self.meters.batches.increment(1);
-        self.meters.batch_records.record(self.pending as f64);
-        self.meters
-            .commit_seconds
-            .record(started.elapsed().as_secs_f64());
+        let seconds = batch.closed_at.elapsed().as_secs_f64();
+        self.meters.commit_seconds.record(seconds);
         tracing::debug!(
             processor = P::NAME,
-            records = self.pending,
-            micros = started.elapsed().as_micros() as u64,
+            records = batch.records,
+            micros = (seconds * 1e6) as u64,
             "Batch committed."
         );
-        self.pending = 0;
-        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// One turn of the main loop: closes the open batch if `close` (after the oldest closing
+    /// batch commits, when [`MAX_CLOSING`] are), then advances the closed ones without waiting.
+    /// Returns how many batches committed.
+    fn step(&mut self, close: bool) -> Result<usize, EngineError> {
+        let mut committed = 0;
+        if close {
+            committed += self.advance(MAX_CLOSING - 1)?;
+            self.close()?;
+        }
+        Ok(committed + self.advance(usize::MAX)?)
+    }
+
+    /// Closes the open batch and waits until every closed batch is committed; then writes the
+    /// local stores with `write_stores` (before partitions are released), or those due.
+    fn commit(&mut self, write_stores: bool) -> Result<(), EngineError> {
+        self.close()?;
+        self.advance(0)?;
+        if write_stores {
+            self.write_stores()?;
+        }
         Ok(())
     }
 
@@ -677,7 +920,7 @@ impl<P: Processor> Engine<P> {
         // had acknowledged lies before it, whatever the broker's watermarks say (Tansu answers
         // "latest" with less than the end).
         let writer = self.writer.to_be_bytes();
-        let r = BaseRecord::with_opaque_to(self.changelog.as_str(), (p + 1) as usize)
+        let r = BaseRecord::with_opaque_to(self.changelog.as_str(), Tag::Sentinel { p }.encode())
             .key(SENTINEL_KEY.as_bytes())
             .payload(&writer[..])
             .partition(p);
@@ -685,7 +928,7 @@ impl<P: Processor> Engine<P> {
         self.flush()?;
         let end = self
             .deliveries
-            .markers
+            .sentinels
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&p)
@@ -814,6 +1057,8 @@ impl<P: Processor> Engine<P> {
             "Partition restored."
         );
         Ok(Running {
+            committed: task.offsets.clone(),
+            committed_event_time: task.max_event_time,
             task,
             store,
             changelog_next: checkpoint.changelog_next,
@@ -867,6 +1112,10 @@ fn assign<P: Processor>(
     consumer: &BaseConsumer<Rebalancer<P>>,
     partitions: &[i32],
 ) -> Result<(), EngineError> {
+    if !engine.tasks.is_empty() {
+        // The restores flush the producer; the closed batches commit first, in order.
+        engine.commit(false)?;
+    }
     let n = engine.inputs.len();
     let mut group = TopicPartitionList::new();
     for &p in partitions {
@@ -1189,6 +1438,9 @@ pub fn run<P: Processor>(
         data: data.clone(),
         tasks: BTreeMap::new(),
         pending: 0,
+        seq: 0,
+        sent: 0,
+        closing: VecDeque::new(),
         last_commit: Instant::now(),
         meters: Meters::new(P::NAME, &inputs),
         writer: EventId::random().0.as_u64_pair().0 | 1,
@@ -1281,12 +1533,12 @@ pub fn run<P: Processor>(
             break Err(err);
         }
         let due = e.last_commit.elapsed() >= cfg.batch_interval;
-        if (e.pending > 0 && (e.pending >= cfg.batch_records || due)) || (due && e.wall_timer_due())
-        {
-            if let Err(err) = e.commit(false) {
-                break Err(err);
-            }
-            e.commit_group(&consumer, CommitMode::Async);
+        let close = (e.pending > 0 && (e.pending >= cfg.batch_records || due))
+            || (due && e.wall_timer_due());
+        match e.step(close) {
+            Ok(0) => {}
+            Ok(_) => e.commit_group(&consumer, CommitMode::Async),
+            Err(err) => break Err(err),
         }
     };
     // A clean stop commits what was processed and leaves the group so partitions move at once.
@@ -1294,7 +1546,7 @@ pub fn run<P: Processor>(
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
         let done = if result.is_err() {
             Ok(())
-        } else if e.pending > 0 {
+        } else if e.pending > 0 || !e.closing.is_empty() {
             e.commit(true)
         } else {
             e.write_stores()
@@ -1314,7 +1566,22 @@ pub fn run<P: Processor>(
 
 #[cfg(test)]
 mod tests {
-    use super::{Ownership, still_sole};
+    use super::{Ownership, SLOTS, Tag, still_sole};
+
+    #[test]
+    fn delivery_tags_round_trip_for_every_slot_and_partition() {
+        for slot in 0..SLOTS {
+            for p in [0, 1, 7, 63, 100_000] {
+                for tag in [
+                    Tag::Record { slot },
+                    Tag::Marker { slot, p },
+                    Tag::Sentinel { p },
+                ] {
+                    assert_eq!(Tag::decode(tag.encode()), tag);
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_marker_right_after_the_own_records_keeps_the_store_trusted() {

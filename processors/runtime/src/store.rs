@@ -67,6 +67,11 @@ pub struct Store {
     written_at: Instant,
 }
 
+/// redb's page cache per partition store. redb's default is 1 GiB per database, and every
+/// state is in memory already (the store is only read once, at restore): a larger cache only
+/// duplicates the states.
+const STORE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl Store {
     /// Opens or creates `<dir>/partition-<p>.redb`.
     pub fn open(dir: &Path, partition: i32) -> Result<Self, StoreError> {
@@ -76,7 +81,10 @@ impl Store {
             detail: e.to_string(),
         };
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
-        let db = Database::create(&path).map_err(|e| err(&e))?;
+        let db = redb::Builder::new()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| err(&e))?;
         Ok(Store {
             db,
             path,
