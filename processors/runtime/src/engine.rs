@@ -88,6 +88,11 @@ const MAX_CLOSING: usize = 4;
 /// batch never shares one with a closing batch.
 const SLOTS: usize = 8;
 
+/// The acknowledgement counter of batch `seq`.
+fn slot(seq: u64) -> usize {
+    (seq % SLOTS as u64) as usize
+}
+
 // A slot travels in three bits of a delivery tag.
 const _: () = assert!(SLOTS.is_power_of_two() && SLOTS <= 8);
 
@@ -382,7 +387,7 @@ struct Closing {
 
 impl Closing {
     fn slot(&self) -> usize {
-        (self.seq % SLOTS as u64) as usize
+        slot(self.seq)
     }
 }
 
@@ -564,7 +569,7 @@ impl<P: Processor> Engine<P> {
     /// The tag of the open batch's records.
     fn open_tag(&self) -> Tag {
         Tag::Record {
-            slot: (self.seq % SLOTS as u64) as usize,
+            slot: slot(self.seq),
         }
     }
 
@@ -685,7 +690,7 @@ impl<P: Processor> Engine<P> {
         });
         self.seq += 1;
         self.sent = 0;
-        self.deliveries.acked[(self.seq % SLOTS as u64) as usize].store(0, Ordering::Relaxed);
+        self.deliveries.acked[slot(self.seq)].store(0, Ordering::Relaxed);
         self.pending = 0;
         self.last_commit = Instant::now();
         Ok(())
