@@ -9,6 +9,7 @@
 #![allow(missing_docs)]
 
 use std::{
+    collections::BTreeMap,
     io::{Read, Write},
     net::TcpStream,
     path::Path,
@@ -107,9 +108,74 @@ fn input_topics() -> Vec<String> {
         .collect()
 }
 
+/// Clock ticks per second of the CPU times in /proc (USER_HZ, 100 on Linux).
+const TICKS: f64 = 100.0;
+
+/// CPU seconds used so far by the threads of process `pid` (None: this process), summed by
+/// thread name with digits dropped, so librdkafka's broker threads count as one group.
+fn cpu(pid: Option<u32>) -> BTreeMap<String, f64> {
+    let dir = pid.map_or_else(
+        || "/proc/self/task".to_owned(),
+        |p| format!("/proc/{p}/task"),
+    );
+    let mut by_name = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "tid (name) state ppid ...": utime and stime are the 14th and 15th fields.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name: String = stat[open + 1..close]
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks: f64 = fields[11..13]
+            .iter()
+            .filter_map(|f| f.parse::<f64>().ok())
+            .sum();
+        *by_name.entry(name).or_insert(0.0) += ticks / TICKS;
+    }
+    by_name
+}
+
+/// CPU seconds each thread group used from `before` to `after`.
+fn cpu_used(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .collect()
+}
+
+fn total(used: &BTreeMap<String, f64>) -> f64 {
+    used.values().sum()
+}
+
+/// One run's rates and the CPU seconds spent on them.
+struct Run {
+    /// Input records the ledger applied.
+    records: i64,
+    ledger_rate: f64,
+    raw_rate: f64,
+    /// CPU seconds of the ledger process by thread group, from its first record to its last.
+    ledger_cpu: BTreeMap<String, f64>,
+    /// CPU seconds of the broker over the same time.
+    broker_cpu: f64,
+    /// CPU seconds of the raw consumer (this process) and of the broker while it read.
+    raw_cpu: f64,
+    raw_broker_cpu: f64,
+}
+
 /// Records and records/s of a plain consumer reading `topics` from the start until nothing
 /// arrives for 3 s (the broker's ListOffsets "latest" is not exact on Tansu, so no watermarks).
-fn raw_consume(settings: &KafkaSettings, topics: &[String]) -> (i64, f64) {
+/// Also the CPU seconds this process and the broker (`broker`) spent from the first record to the
+/// last.
+fn raw_consume(settings: &KafkaSettings, topics: &[String], broker: u32) -> (i64, f64, f64, f64) {
     let c: BaseConsumer = settings.consumer("bench-raw").create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for t in topics {
@@ -121,21 +187,39 @@ fn raw_consume(settings: &KafkaSettings, topics: &[String]) -> (i64, f64) {
     c.assign(&tpl).expect("assign");
     let (mut n, mut bytes) = (0i64, 0usize);
     let (mut first, mut last) = (None, Instant::now());
+    let snapshot = || (cpu(None), cpu(Some(broker)));
+    // CPU times at the first record, then every few thousand records (reading /proc costs well
+    // under 1 % of the rate) and when the records stop.
+    let (mut start, mut end, mut end_n) = (None, None, 0);
     while first.is_none() || last.elapsed() < Duration::from_secs(3) {
         if let Some(m) = c.poll(Duration::from_millis(100)) {
             let m = m.expect("message");
-            first.get_or_insert_with(Instant::now);
+            if first.is_none() {
+                first = Some(Instant::now());
+                start = Some(snapshot());
+            }
             last = Instant::now();
             bytes += m.payload().map_or(0, <[u8]>::len);
             n += 1;
+            if n % 4_096 == 0 {
+                (end, end_n) = (Some(snapshot()), n);
+            }
+        } else if first.is_some() && end_n != n {
+            (end, end_n) = (Some(snapshot()), n);
         }
     }
     std::hint::black_box(bytes);
     let secs = last.duration_since(first.expect("records")).as_secs_f64();
-    (n, n as f64 / secs)
+    let ((own0, broker0), (own1, broker1)) = (start.expect("start"), end.expect("end"));
+    (
+        n,
+        n as f64 / secs,
+        total(&cpu_used(&own0, &own1)),
+        total(&cpu_used(&broker0, &broker1)),
+    )
 }
 
-fn end_to_end(run: usize) -> (f64, f64, i64) {
+fn end_to_end(run: usize) -> Run {
     let broker = LocalBroker::start().expect("broker");
     let brokers = broker.brokers();
     let settings = KafkaSettings::new(&brokers, None).expect("settings");
@@ -160,22 +244,29 @@ fn end_to_end(run: usize) -> (f64, f64, i64) {
     assert!(generated.success());
     let topics = input_topics();
     let port = free_port();
-    let _ledger = ledger(&brokers, &dir.path().join("state"), port);
+    let ledger_process = ledger(&brokers, &dir.path().join("state"), port);
+    let pid = ledger_process.0.id();
+    let snapshot = || (cpu(Some(pid)), cpu(Some(broker.pid())));
     // The clock runs from the first record processed to the last, so start-up is not counted;
-    // the run is over when the count has not moved for 3 s.
+    // the run is over when the count has not moved for 3 s. CPU times are read at the same
+    // moments.
     let (mut first, mut last_change) = (None, Instant::now());
+    let (mut start, mut end) = (None, None);
     let mut done = 0.0;
     loop {
         std::thread::sleep(Duration::from_millis(20));
+        let cpu_now = snapshot();
         let Some(now) = metric(port, "composerp_processor_records_in_total") else {
             continue;
         };
-        if now > 0.0 {
-            first.get_or_insert_with(Instant::now);
+        if now > 0.0 && first.is_none() {
+            first = Some(Instant::now());
+            start = Some(cpu_now.clone());
         }
         if now != done {
             done = now;
             last_change = Instant::now();
+            end = Some(cpu_now);
         }
         if first.is_some() && last_change.elapsed() > Duration::from_secs(3) {
             break;
@@ -184,12 +275,23 @@ fn end_to_end(run: usize) -> (f64, f64, i64) {
     let elapsed = last_change
         .duration_since(first.expect("processed"))
         .as_secs_f64();
-    let (total, raw_rate) = raw_consume(&settings, &topics);
+    drop(ledger_process);
+    let (records, raw_rate, raw_cpu, raw_broker_cpu) =
+        raw_consume(&settings, &topics, broker.pid());
     assert_eq!(
-        total, done as i64,
+        records, done as i64,
         "the ledger processed every input record once"
     );
-    (done / elapsed, raw_rate, total)
+    let ((ledger0, broker0), (ledger1, broker1)) = (start.expect("start"), end.expect("end"));
+    Run {
+        records,
+        ledger_rate: done / elapsed,
+        raw_rate,
+        ledger_cpu: cpu_used(&ledger0, &ledger1),
+        broker_cpu: total(&cpu_used(&broker0, &broker1)),
+        raw_cpu,
+        raw_broker_cpu,
+    }
 }
 
 /// A realistic position: received, sold, counted and on order.
@@ -383,12 +485,36 @@ fn main() {
         3
     };
     for run in 0..runs_wanted {
-        let (ledger, raw, total) = end_to_end(run);
+        let r = end_to_end(run);
+        let micros = |cpu: f64| cpu * 1e6 / r.records as f64;
+        let ledger_cpu = total(&r.ledger_cpu);
+        let threads: Vec<String> = r
+            .ledger_cpu
+            .iter()
+            .filter(|(_, v)| **v >= 0.01)
+            .map(|(k, v)| format!("{k} {:.1}", micros(*v)))
+            .collect();
         eprintln!(
-            "run {run}: {total} input records, ledger {ledger:.0}/s, raw consume {raw:.0}/s, ratio {:.2}",
-            ledger / raw
+            "run {run}: {} input records, ledger {:.0}/s, raw consume {:.0}/s, ratio {:.2}; \
+             CPU µs per record: ledger {:.1} + broker {:.1} (raw: consumer {:.1} + broker {:.1}); \
+             ledger threads: {}",
+            r.records,
+            r.ledger_rate,
+            r.raw_rate,
+            r.ledger_rate / r.raw_rate,
+            micros(ledger_cpu),
+            micros(r.broker_cpu),
+            micros(r.raw_cpu),
+            micros(r.raw_broker_cpu),
+            threads.join(", ")
         );
-        runs.push((ledger, raw, ledger / raw));
+        runs.push((
+            r.ledger_rate,
+            r.raw_rate,
+            r.ledger_rate / r.raw_rate,
+            micros(ledger_cpu + r.broker_cpu),
+            micros(r.raw_cpu + r.raw_broker_cpu),
+        ));
     }
     let (cold, rss, warm, states) = restore();
     if !runs.is_empty() {
@@ -405,6 +531,14 @@ fn main() {
         println!(
             "| ratio ledger / raw consume | {:.2} |",
             median(runs.iter().map(|r| r.2).collect())
+        );
+        println!(
+            "| CPU µs per input record, ledger process + broker | {:.1} |",
+            median(runs.iter().map(|r| r.3).collect())
+        );
+        println!(
+            "| CPU µs per record, raw consumer + broker | {:.1} |",
+            median(runs.iter().map(|r| r.4).collect())
         );
         println!();
     }
