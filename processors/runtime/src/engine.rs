@@ -15,6 +15,10 @@
 //!   processed ([`Closing`]). Steps run in batch order, so a batch's changelog entries follow
 //!   every acknowledged output of the batches before it; at most [`MAX_CLOSING`] batches wait
 //!   at a time. Revocation, assignment and a clean stop wait for all of them.
+//! - Outputs go to librdkafka through the outbox thread (`crate::outbox`), while this thread
+//!   processes the next records; a batch counts what it handed over and the delivery reports
+//!   what the broker acknowledged, so its steps wait for its outputs whichever thread queued
+//!   them. Dead letters, changelog entries, markers and sentinels are queued here, in order.
 //! - Every changelog entry is valid on its own: it is written only after the outputs of the
 //!   records it reflects were acknowledged, and a processor whose effects must not repeat keeps
 //!   the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
@@ -55,7 +59,7 @@ use metrics::{Counter, Gauge, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
-    error::{KafkaError, RDKafkaErrorCode},
+    error::KafkaError,
     message::{Header, Headers, OwnedHeaders},
     producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext},
     types::RDKafkaRespErr,
@@ -68,6 +72,7 @@ use crate::{
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+    outbox::{self, Outbox, OutboxClosed},
     processor::{Input, OutRecord, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
     task::{Change, Env, Outcome, StateError, Task},
@@ -95,6 +100,10 @@ fn slot(seq: u64) -> usize {
 
 // A slot travels in three bits of a delivery tag.
 const _: () = assert!(SLOTS.is_power_of_two() && SLOTS <= 8);
+
+/// Outputs handed to the outbox at a time: one handover per input record cost a thread wake-up
+/// each, more than queueing the records.
+const PARCEL: usize = 1_024;
 
 /// How long a commit waits for acknowledgements before the process gives up (librdkafka's
 /// `message.timeout.ms` fails a record before this).
@@ -184,6 +193,9 @@ pub enum EngineError {
     /// An output could not be built.
     #[error("output: {0}")]
     Emit(#[from] crate::processor::EmitError),
+    /// Outputs can no longer be queued.
+    #[error(transparent)]
+    Outbox(#[from] OutboxClosed),
 }
 
 /// How the engine batches and where it keeps state.
@@ -223,7 +235,6 @@ struct Meters {
     records_in: Vec<Counter>,
     dead_letters: Vec<Counter>,
     duplicates: Vec<Counter>,
-    records_out: HashMap<String, Counter>,
     batches: Counter,
     commit_seconds: Histogram,
     batch_records: Histogram,
@@ -246,7 +257,6 @@ impl Meters {
             records_in: per_input("composerp_processor_records_in_total"),
             dead_letters: per_input("composerp_processor_dead_letters_total"),
             duplicates: per_input("composerp_processor_duplicates_total"),
-            records_out: HashMap::new(),
             batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
             commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
             batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
@@ -256,14 +266,6 @@ impl Meters {
             timers: metrics::gauge!("composerp_processor_timers", "processor" => processor),
             store_bytes: metrics::gauge!("composerp_processor_store_bytes", "processor" => processor),
         }
-    }
-
-    fn out(&mut self, processor: &'static str, topic: &str) -> &Counter {
-        if !self.records_out.contains_key(topic) {
-            let c = metrics::counter!("composerp_processor_records_out_total", "processor" => processor, "topic" => topic.to_owned());
-            self.records_out.insert(topic.to_owned(), c);
-        }
-        &self.records_out[topic]
     }
 }
 
@@ -277,6 +279,17 @@ struct Deliveries {
     markers: Mutex<HashMap<(usize, i32), i64>>,
     /// Offsets of acknowledged restore sentinels, by partition.
     sentinels: Mutex<HashMap<i32, i64>>,
+}
+
+impl Deliveries {
+    /// Counts a record that was not delivered; the first error is kept for the report.
+    fn fail(&self, error: String) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        self.first_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(error);
+    }
 }
 
 struct DeliveryContext(Arc<Deliveries>);
@@ -307,14 +320,7 @@ impl ProducerContext for DeliveryContext {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(p, m.offset());
             }
-            (Err((e, _)), _) => {
-                self.0.failed.fetch_add(1, Ordering::Relaxed);
-                self.0
-                    .first_error
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert_with(|| e.to_string());
-            }
+            (Err((e, _)), _) => self.0.fail(e.to_string()),
         }
     }
 }
@@ -406,7 +412,9 @@ struct Engine<P: Processor> {
     cfg: EngineConfig,
     inputs: Vec<TopicSpec>,
     changelog: String,
-    producer: BaseProducer<DeliveryContext>,
+    producer: Arc<BaseProducer<DeliveryContext>>,
+    /// Queues the outputs on a thread of its own.
+    outbox: Outbox,
     deliveries: Arc<Deliveries>,
     /// Reads partition p of the inputs other than the first, for the partitions p the group
     /// gave this process. Kept out of the group consumer so the assignor sees only what it
@@ -417,8 +425,10 @@ struct Engine<P: Processor> {
     pending: usize,
     /// Sequence number of the open batch.
     seq: u64,
-    /// Records the open batch has sent.
+    /// Records the open batch has sent or gathered for the outbox.
     sent: u64,
+    /// Outputs of the open batch not yet handed to the outbox.
+    outgoing: Vec<OutRecord>,
     /// Closed batches being committed, oldest first.
     closing: VecDeque<Closing>,
     last_commit: Instant,
@@ -432,24 +442,6 @@ struct Engine<P: Processor> {
     /// When the group last assigned or revoked partitions here.
     last_rebalance: Instant,
     failed: Option<EngineError>,
-}
-
-/// Queues a record; serves delivery reports on this thread when the queue is full.
-fn send(
-    producer: &BaseProducer<DeliveryContext>,
-    record: BaseRecord<'_, [u8], [u8], usize>,
-) -> Result<(), EngineError> {
-    let mut record = record;
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                record = r;
-                producer.poll(Duration::from_millis(5));
-            }
-            Err((e, _)) => return Err(e.into()),
-        }
-    }
 }
 
 impl<P: Processor> Engine<P> {
@@ -477,7 +469,7 @@ impl<P: Processor> Engine<P> {
         if let Some(v) = value {
             r = r.payload(v);
         }
-        send(&self.producer, r)
+        Ok(outbox::send(&self.producer, r)?)
     }
 
     /// Queues the commit marker of partition `p` for a closed batch; its offset arrives with
@@ -503,7 +495,7 @@ impl<P: Processor> Engine<P> {
                 .key(MARKER_KEY.as_bytes())
                 .payload(bytes.as_slice())
                 .partition(p);
-        send(&self.producer, r)
+        Ok(outbox::send(&self.producer, r)?)
     }
 
     fn index_of(&self, topic: &str) -> Option<usize> {
@@ -544,12 +536,17 @@ impl<P: Processor> Engine<P> {
         };
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
-        let mut out = Vec::new();
         let written = written.unwrap_or(env.now.0);
-        let outcome = running
-            .task
-            .handle(&env, index, offset, written, bytes, &mut out)?;
+        let before = self.outgoing.len();
+        let outcome =
+            running
+                .task
+                .handle(&env, index, offset, written, bytes, &mut self.outgoing)?;
         drop(tables);
+        self.sent += (self.outgoing.len() - before) as u64;
+        if self.outgoing.len() >= PARCEL {
+            self.hand_over()?;
+        }
         if outcome == Outcome::AlreadyApplied {
             // Read again because fetches start a little early (FETCH_REWIND).
             return Ok(());
@@ -563,7 +560,7 @@ impl<P: Processor> Engine<P> {
                 self.dead_letter(index, partition, offset, key, bytes, &reject)?
             }
         }
-        self.emit(&out)
+        Ok(())
     }
 
     /// The tag of the open batch's records.
@@ -573,21 +570,11 @@ impl<P: Processor> Engine<P> {
         }
     }
 
-    /// Queues outputs of the open batch.
-    fn emit(&mut self, out: &[OutRecord]) -> Result<(), EngineError> {
+    /// Hands the open batch's outputs gathered so far to the outbox.
+    fn hand_over(&mut self) -> Result<(), EngineError> {
         let tag = self.open_tag().encode();
-        for o in out {
-            send(
-                &self.producer,
-                BaseRecord::with_opaque_to(o.topic, tag)
-                    .key(o.key.as_bytes())
-                    .payload(o.payload.as_slice()),
-            )?;
-            self.sent += 1;
-            self.meters.out(P::NAME, o.topic).increment(1);
-        }
-        self.producer.poll(Duration::ZERO);
-        Ok(())
+        let parcel = std::mem::replace(&mut self.outgoing, Vec::with_capacity(PARCEL));
+        Ok(self.outbox.push(tag, parcel)?)
     }
 
     fn dead_letter(
@@ -620,7 +607,7 @@ impl<P: Processor> Engine<P> {
         if let Some(k) = key {
             record = record.key(k);
         }
-        send(&self.producer, record)?;
+        outbox::send(&self.producer, record)?;
         self.sent += 1;
         self.meters.dead_letters[index].increment(1);
         Ok(())
@@ -664,12 +651,12 @@ impl<P: Processor> Engine<P> {
     fn close(&mut self) -> Result<(), EngineError> {
         let _span =
             tracing::info_span!("batch", processor = P::NAME, records = self.pending).entered();
-        let mut out = Vec::new();
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let mut partitions = BTreeMap::new();
+        let before = self.outgoing.len();
         for (p, running) in self.tasks.iter_mut() {
-            running.task.end_batch(&env, &mut out)?;
+            running.task.end_batch(&env, &mut self.outgoing)?;
             let closed = Closed {
                 rows: running.task.take_changes()?,
                 offsets: running.task.offsets.clone(),
@@ -678,7 +665,9 @@ impl<P: Processor> Engine<P> {
             partitions.insert(*p, closed);
         }
         drop(tables);
-        self.emit(&out)?;
+        self.sent += (self.outgoing.len() - before) as u64;
+        // Every output of the batch goes to the outbox before it waits for their reports.
+        self.hand_over()?;
         self.meters.batch_records.record(self.pending as f64);
         self.closing.push_back(Closing {
             seq: self.seq,
@@ -719,7 +708,7 @@ impl<P: Processor> Engine<P> {
                         format!("no acknowledgement within {} s", ACK_TIMEOUT.as_secs()),
                     ));
                 }
-                self.producer.poll(Duration::from_millis(5));
+                outbox::wait_reports(&self.producer);
                 continue;
             }
             match front.step {
@@ -929,15 +918,25 @@ impl<P: Processor> Engine<P> {
             .key(SENTINEL_KEY.as_bytes())
             .payload(&writer[..])
             .partition(p);
-        send(&self.producer, r)?;
+        outbox::send(&self.producer, r)?;
         self.flush()?;
-        let end = self
-            .deliveries
-            .sentinels
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&p)
-            .ok_or_else(|| EngineError::Undelivered(1, "restore sentinel".into()))?;
+        // The outbox thread may be the one serving the sentinel's report.
+        let end = loop {
+            let end = self
+                .deliveries
+                .sentinels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&p);
+            if let Some(end) = end {
+                break end;
+            }
+            if started.elapsed() > ACK_TIMEOUT {
+                return Err(EngineError::Undelivered(1, "restore sentinel".into()));
+            }
+            outbox::wait_reports(&self.producer);
+            self.undelivered()?;
+        };
         // Read from a little before the checkpoint (a fetch from the middle of a stored batch
         // may skip the batch's rest on some brokers, Tansu among them); records before the
         // checkpoint are passed over.
@@ -1420,11 +1419,20 @@ pub fn run<P: Processor>(
 
     let deliveries = Arc::new(Deliveries::default());
     let progress = Arc::new(Mutex::new(BTreeMap::new()));
-    // A BaseProducer serves delivery reports on the thread that flushes, so when a flush returns
-    // every report of the batch has been counted.
-    let producer: BaseProducer<DeliveryContext> = kafka
-        .producer()
-        .create_with_context(DeliveryContext(deliveries.clone()))?;
+    // A BaseProducer serves delivery reports on the threads that poll it: the outbox's and,
+    // while a commit waits, the engine's.
+    let producer: Arc<BaseProducer<DeliveryContext>> = Arc::new(
+        kafka
+            .producer()
+            .create_with_context(DeliveryContext(deliveries.clone()))?,
+    );
+    let outbox = {
+        let deliveries = deliveries.clone();
+        Outbox::start(P::NAME, producer.clone(), move |e: &KafkaError| {
+            deliveries.fail(e.to_string())
+        })
+        .map_err(|e| EngineError::Topics(e.to_string()))?
+    };
     let data: Arc<BaseConsumer> = Arc::new(
         kafka
             .consumer(&format!("composerp-{}-inputs", P::NAME))
@@ -1439,12 +1447,14 @@ pub fn run<P: Processor>(
         inputs: inputs.clone(),
         changelog: changelog.name.clone(),
         producer,
+        outbox,
         deliveries,
         data: data.clone(),
         tasks: BTreeMap::new(),
         pending: 0,
         seq: 0,
         sent: 0,
+        outgoing: Vec::with_capacity(PARCEL),
         closing: VecDeque::new(),
         last_commit: Instant::now(),
         meters: Meters::new(P::NAME, &inputs),

@@ -3,6 +3,7 @@
 //! - [`kafka`]: client configuration from settings, shared by every producer and consumer so that
 //!   benchmarks and services run with the same client settings.
 //! - [`lag`]: consumer lag of the owned partitions as a gauge.
+//! - `outbox`: the engine's outputs queued to librdkafka on a thread of their own.
 //! - [`local`]: a Kafka-protocol broker on loopback (Tansu, memory engine) for tests and the demo,
 //!   started on a free port and stopped when dropped.
 //! - [`publish`]: a batched producer that counts acknowledgements.
@@ -25,6 +26,7 @@ pub mod group;
 pub mod kafka;
 pub mod lag;
 pub mod local;
+mod outbox;
 pub mod processor;
 pub mod publish;
 pub mod registry;

@@ -1,0 +1,159 @@
+//! Hands a processor's outputs to librdkafka on a thread of its own: queueing a record
+//! (partitioner, copy, the partition queue's lock) and serving delivery reports were about a
+//! fifth of the engine thread's time, which the engine now spends processing the next records.
+//!
+//! The engine counts what it pushes and the delivery reports count what the broker
+//! acknowledged, so a batch's commit waits for its outputs whichever thread queued them. The
+//! engine also polls the producer while it waits; librdkafka serves reports on either thread.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        mpsc::{self, RecvTimeoutError, SyncSender},
+    },
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use metrics::Counter;
+use rdkafka::{
+    error::{KafkaError, RDKafkaErrorCode},
+    producer::{BaseProducer, BaseRecord, ProducerContext},
+};
+
+use crate::processor::OutRecord;
+
+/// Parcels (one input record's outputs, or a batch's end-of-batch outputs) waiting for the
+/// thread, at most; a full outbox makes the engine wait.
+const CAPACITY: usize = 4_096;
+
+/// How long the idle thread waits for a parcel before it serves delivery reports again.
+const IDLE_WAIT: Duration = Duration::from_millis(1);
+
+/// While busy, the thread serves delivery reports after this many parcels (each report holds
+/// its record's memory until served).
+const REPORTS_EVERY: u32 = 64;
+
+/// The outbox thread stopped (it failed or panicked); the engine cannot emit.
+#[derive(Debug, thiserror::Error)]
+#[error("the output thread of processor {0} stopped")]
+pub struct OutboxClosed(pub &'static str);
+
+/// Records to queue with one delivery opaque.
+struct Parcel {
+    tag: usize,
+    records: Vec<OutRecord>,
+}
+
+/// The sending side; dropping it lets the thread queue what is left and stop.
+pub struct Outbox {
+    processor: &'static str,
+    tx: Option<SyncSender<Parcel>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Queues a record, serving delivery reports while librdkafka's queue is full; any other
+/// refusal is returned.
+pub fn send<C: ProducerContext<DeliveryOpaque = usize>>(
+    producer: &BaseProducer<C>,
+    record: BaseRecord<'_, [u8], [u8], usize>,
+) -> Result<(), KafkaError> {
+    let mut record = record;
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                wait_reports(producer);
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// Serves the delivery reports that arrived, then waits a millisecond for more to arrive.
+///
+/// Not `poll` with a timeout: rdkafka 0.39 rounds the time left down to whole milliseconds,
+/// so such a poll spins through its last millisecond (a fifth of a 5 ms wait).
+pub fn wait_reports<C: ProducerContext<DeliveryOpaque = usize>>(producer: &BaseProducer<C>) {
+    producer.poll(Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+impl Outbox {
+    /// Starts the thread of `processor`'s outputs on `producer`; a record librdkafka refuses is
+    /// reported to `refused` (the engine counts it as undelivered).
+    pub fn start<C, F>(
+        processor: &'static str,
+        producer: Arc<BaseProducer<C>>,
+        refused: F,
+    ) -> std::io::Result<Self>
+    where
+        C: ProducerContext<DeliveryOpaque = usize> + 'static,
+        F: Fn(&KafkaError) + Send + 'static,
+    {
+        let (tx, rx) = mpsc::sync_channel::<Parcel>(CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name(format!("{processor}-outbox"))
+            .spawn(move || {
+                let mut out: HashMap<&'static str, Counter> = HashMap::new();
+                let mut parcels = 0u32;
+                loop {
+                    let parcel = match rx.recv_timeout(IDLE_WAIT) {
+                        Ok(p) => p,
+                        Err(RecvTimeoutError::Timeout) => {
+                            producer.poll(Duration::ZERO);
+                            continue;
+                        }
+                        Err(RecvTimeoutError::Disconnected) => break,
+                    };
+                    for r in &parcel.records {
+                        let record = BaseRecord::with_opaque_to(r.topic, parcel.tag)
+                            .key(r.key.as_bytes())
+                            .payload(r.payload.as_slice());
+                        match send(&producer, record) {
+                            Ok(()) => out
+                                .entry(r.topic)
+                                .or_insert_with(|| {
+                                    metrics::counter!("composerp_processor_records_out_total", "processor" => processor, "topic" => r.topic)
+                                })
+                                .increment(1),
+                            Err(e) => refused(&e),
+                        }
+                    }
+                    parcels = parcels.wrapping_add(1);
+                    if parcels.is_multiple_of(REPORTS_EVERY) {
+                        producer.poll(Duration::ZERO);
+                    }
+                }
+                producer.poll(Duration::ZERO);
+            })?;
+        Ok(Outbox {
+            processor,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `records` with delivery opaque `tag`, waiting while the outbox is full.
+    pub fn push(&self, tag: usize, records: Vec<OutRecord>) -> Result<(), OutboxClosed> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.tx
+            .as_ref()
+            .ok_or(OutboxClosed(self.processor))?
+            .send(Parcel { tag, records })
+            .map_err(|_| OutboxClosed(self.processor))
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
