@@ -1248,21 +1248,18 @@ fn follow_tables<P: Processor>(
     Ok(())
 }
 
-/// Handles up to `max` records of `consumer` (waiting at most `wait` for the first); returns how
-/// many it handled. A failure is left in the engine for the loop to report.
+/// Handles up to `max` records `consumer` has at hand, without waiting; returns how many it
+/// handled. A failure is left in the engine for the loop to report.
 fn pump<P: Processor, C: ConsumerContext>(
     engine: &Mutex<Engine<P>>,
     consumer: &BaseConsumer<C>,
-    wait: Duration,
     max: usize,
 ) -> usize {
     let mut handled = 0;
-    let mut timeout = wait;
     while handled < max {
-        let Some(msg) = consumer.poll(timeout) else {
+        let Some(msg) = consumer.poll(Duration::ZERO) else {
             break;
         };
-        timeout = Duration::ZERO;
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
         if e.failed.is_some() {
             break;
@@ -1535,14 +1532,13 @@ pub fn run<P: Processor>(
             consumer.subscribe(&[inputs[0].name.as_str()])?;
         }
         // The group consumer serves rebalances and the first input, the data consumer the other
-        // inputs. Drain both without waiting; block briefly only when both are empty.
-        let mut handled = pump(&engine, &consumer, Duration::ZERO, 2_000)
-            + pump(&engine, &data, Duration::ZERO, 2_000);
+        // inputs. Drain both without waiting; when both are empty, sleep a millisecond rather
+        // than wait in one consumer's poll, so that records arriving at the other are not kept
+        // waiting (and rdkafka's poll spins through the last millisecond of its timeout).
+        let handled = pump(&engine, &consumer, 2_000) + pump(&engine, &data, 2_000);
         if handled == 0 {
-            handled = pump(&engine, &consumer, Duration::from_millis(10), 1)
-                + pump(&engine, &data, Duration::from_millis(10), 1);
+            std::thread::sleep(Duration::from_millis(1));
         }
-        let _ = handled;
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(err) = e.failed.take() {
             break Err(err);
