@@ -157,3 +157,81 @@ impl Drop for Outbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        sync::{
+            Mutex,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Instant,
+    };
+
+    use rdkafka::{
+        ClientConfig, ClientContext,
+        producer::{DeliveryResult, Producer},
+    };
+
+    use super::*;
+
+    /// Counts delivery reports by tag.
+    #[derive(Default)]
+    struct Reports([AtomicUsize; 3]);
+
+    impl ClientContext for Reports {}
+
+    impl ProducerContext for Reports {
+        type DeliveryOpaque = usize;
+
+        fn delivery(&self, _: &DeliveryResult<'_>, tag: usize) {
+            self.0[tag].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn record(bytes: usize) -> OutRecord {
+        OutRecord {
+            topic: "composerp.outbox-test",
+            key: "k".into(),
+            payload: vec![7; bytes],
+        }
+    }
+
+    #[test]
+    fn records_are_queued_with_their_tag_and_a_refused_one_is_reported() {
+        // No broker listens there: every queued record fails after the message timeout, and
+        // its report, served by the outbox thread, carries the tag it was handed over with.
+        let producer: BaseProducer<Reports> = ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:9")
+            .set("message.max.bytes", "2000")
+            .set("message.timeout.ms", "300")
+            .create_with_context(Reports::default())
+            .expect("producer");
+        let producer = Arc::new(producer);
+        let refused = Arc::new(Mutex::new(Vec::new()));
+        let outbox = {
+            let refused = refused.clone();
+            Outbox::start("test", producer.clone(), move |e: &KafkaError| {
+                refused.lock().expect("lock").push(e.to_string())
+            })
+            .expect("outbox")
+        };
+        outbox.push(1, vec![record(10), record(10)]).expect("push");
+        outbox.push(1, Vec::new()).expect("nothing to push");
+        outbox
+            .push(2, vec![record(5_000), record(10)])
+            .expect("push");
+        let reports = &producer.context().0;
+        let started = Instant::now();
+        while reports[1].load(Ordering::Relaxed) + reports[2].load(Ordering::Relaxed) < 3 {
+            assert!(started.elapsed() < Duration::from_secs(20), "no reports");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(outbox);
+        assert_eq!(reports[1].load(Ordering::Relaxed), 2);
+        assert_eq!(reports[2].load(Ordering::Relaxed), 1);
+        let refused = refused.lock().expect("lock");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].contains("too large"), "{refused:?}");
+    }
+}
