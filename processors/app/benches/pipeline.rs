@@ -508,38 +508,30 @@ fn main() {
             micros(r.raw_broker_cpu),
             threads.join(", ")
         );
-        runs.push((
+        runs.push([
             r.ledger_rate,
             r.raw_rate,
             r.ledger_rate / r.raw_rate,
             micros(ledger_cpu + r.broker_cpu),
             micros(r.raw_cpu + r.raw_broker_cpu),
-        ));
+        ]);
     }
     let (cold, rss, warm, states) = restore();
     if !runs.is_empty() {
         println!("| measure | median of 3 |");
         println!("|---|---:|");
-        println!(
-            "| ledger, input records/s (one process) | {:.0} |",
-            median(runs.iter().map(|r| r.0).collect())
-        );
-        println!(
-            "| raw consume of the same records, records/s | {:.0} |",
-            median(runs.iter().map(|r| r.1).collect())
-        );
-        println!(
-            "| ratio ledger / raw consume | {:.2} |",
-            median(runs.iter().map(|r| r.2).collect())
-        );
-        println!(
-            "| CPU µs per input record, ledger process + broker | {:.1} |",
-            median(runs.iter().map(|r| r.3).collect())
-        );
-        println!(
-            "| CPU µs per record, raw consumer + broker | {:.1} |",
-            median(runs.iter().map(|r| r.4).collect())
-        );
+        // One row per measure, in the order of `runs`' columns, with its decimals.
+        let rows = [
+            ("ledger, input records/s (one process)", 0),
+            ("raw consume of the same records, records/s", 0),
+            ("ratio ledger / raw consume", 2),
+            ("CPU µs per input record, ledger process + broker", 1),
+            ("CPU µs per record, raw consumer + broker", 1),
+        ];
+        for (column, (label, decimals)) in rows.iter().enumerate() {
+            let m = median(runs.iter().map(|r| r[column]).collect());
+            println!("| {label} | {m:.decimals$} |");
+        }
         println!();
     }
     println!("| restore of {states} item-location states | value |");

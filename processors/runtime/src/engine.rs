@@ -61,7 +61,7 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
     error::KafkaError,
     message::{Header, Headers, OwnedHeaders},
-    producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext},
+    producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext},
     types::RDKafkaRespErr,
 };
 use serde::{Deserialize, Serialize};
@@ -425,7 +425,7 @@ struct Engine<P: Processor> {
     pending: usize,
     /// Sequence number of the open batch.
     seq: u64,
-    /// Records the open batch has sent or gathered for the outbox.
+    /// Records the open batch has sent or handed to the outbox.
     sent: u64,
     /// Outputs of the open batch not yet handed to the outbox.
     outgoing: Vec<OutRecord>,
@@ -537,13 +537,11 @@ impl<P: Processor> Engine<P> {
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let written = written.unwrap_or(env.now.0);
-        let before = self.outgoing.len();
         let outcome =
             running
                 .task
                 .handle(&env, index, offset, written, bytes, &mut self.outgoing)?;
         drop(tables);
-        self.sent += (self.outgoing.len() - before) as u64;
         if self.outgoing.len() >= PARCEL {
             self.hand_over()?;
         }
@@ -570,10 +568,11 @@ impl<P: Processor> Engine<P> {
         }
     }
 
-    /// Hands the open batch's outputs gathered so far to the outbox.
+    /// Hands the open batch's outputs gathered so far to the outbox, counting them as sent.
     fn hand_over(&mut self) -> Result<(), EngineError> {
         let tag = self.open_tag().encode();
         let parcel = std::mem::replace(&mut self.outgoing, Vec::with_capacity(PARCEL));
+        self.sent += parcel.len() as u64;
         Ok(self.outbox.push(tag, parcel)?)
     }
 
@@ -613,12 +612,6 @@ impl<P: Processor> Engine<P> {
         Ok(())
     }
 
-    fn flush(&self) -> Result<(), EngineError> {
-        self.producer.flush(Duration::from_secs(60))?;
-        self.producer.poll(Duration::ZERO);
-        self.undelivered()
-    }
-
     /// An error if a record could not be delivered since the last check.
     fn undelivered(&self) -> Result<(), EngineError> {
         let failed = self.deliveries.failed.swap(0, Ordering::Relaxed);
@@ -654,7 +647,6 @@ impl<P: Processor> Engine<P> {
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
         let mut partitions = BTreeMap::new();
-        let before = self.outgoing.len();
         for (p, running) in self.tasks.iter_mut() {
             running.task.end_batch(&env, &mut self.outgoing)?;
             let closed = Closed {
@@ -665,7 +657,6 @@ impl<P: Processor> Engine<P> {
             partitions.insert(*p, closed);
         }
         drop(tables);
-        self.sent += (self.outgoing.len() - before) as u64;
         // Every output of the batch goes to the outbox before it waits for their reports.
         self.hand_over()?;
         self.meters.batch_records.record(self.pending as f64);
@@ -919,8 +910,8 @@ impl<P: Processor> Engine<P> {
             .payload(&writer[..])
             .partition(p);
         outbox::send(&self.producer, r)?;
-        self.flush()?;
-        // The outbox thread may be the one serving the sentinel's report.
+        let sent_at = Instant::now();
+        // Its report may be served by this thread or by the outbox's.
         let end = loop {
             let end = self
                 .deliveries
@@ -931,7 +922,7 @@ impl<P: Processor> Engine<P> {
             if let Some(end) = end {
                 break end;
             }
-            if started.elapsed() > ACK_TIMEOUT {
+            if sent_at.elapsed() > ACK_TIMEOUT {
                 return Err(EngineError::Undelivered(1, "restore sentinel".into()));
             }
             outbox::wait_reports(&self.producer);
@@ -1117,7 +1108,7 @@ fn assign<P: Processor>(
     partitions: &[i32],
 ) -> Result<(), EngineError> {
     if !engine.tasks.is_empty() {
-        // The restores flush the producer; the closed batches commit first, in order.
+        // The closed batches commit first, in order: the restores block this thread a while.
         engine.commit(false)?;
     }
     let n = engine.inputs.len();
