@@ -2,7 +2,8 @@
 //!
 //! The writer schema of every id is parsed once and kept; for each (writer id, Rust type) pair a
 //! decode plan is built once. When the writer schema is the one the Rust type mirrors, records
-//! decode straight into the type (no intermediate tree); other versions go through Avro schema
+//! decode straight into the type (no intermediate tree), through the schema-driven
+//! [`DirectDecoder`] with apache-avro as the fallback; other versions go through Avro schema
 //! resolution into the newest schema, so older and compatible newer writers both decode.
 
 use std::{
@@ -16,6 +17,7 @@ use apache_avro::{
 
 use crate::{
     Event, SchemaCatalog,
+    decode::DirectDecoder,
     encode::DirectEncoder,
     registry::{RegistryClient, RegistryError},
     wire::{self, FrameError},
@@ -94,8 +96,9 @@ pub enum EncodeError {
 }
 
 enum Plan {
-    /// Writer schema equals the type's schema: decode straight into the type.
-    Direct(GenericDatumReader<'static>),
+    /// Writer schema equals the type's schema: decode straight into the type, with the direct
+    /// decoder when the schema compiles for it, else (and whenever it declines) apache-avro.
+    Direct(Option<DirectDecoder>, GenericDatumReader<'static>),
     /// Another version: decode, resolve into the type's schema, then deserialize.
     Resolve(GenericDatumReader<'static>),
 }
@@ -116,7 +119,9 @@ struct Inner {
     registry: Option<RegistryClient>,
     writers: HashMap<&'static str, Writer>,
     schemas: RwLock<HashMap<u32, &'static Schema>>,
-    plans: RwLock<HashMap<(u32, &'static str), Arc<Plan>>>,
+    /// Decode plans by writer id and Rust type name: a handful, so a list is searched faster
+    /// than a map hashes the name.
+    plans: RwLock<Vec<(u32, &'static str, Arc<Plan>)>>,
 }
 
 /// Encodes and decodes records; cheap to clone and share between threads.
@@ -212,7 +217,7 @@ impl Codec {
                 registry,
                 writers,
                 schemas: RwLock::new(schemas),
-                plans: RwLock::new(HashMap::new()),
+                plans: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -279,7 +284,19 @@ impl Codec {
         let (id, mut body) = wire::split(bytes)?;
         let plan = self.plan(id, T::FULL_NAME)?;
         let value = match &*plan {
-            Plan::Direct(r) => r.read_deser::<T>(&mut body),
+            Plan::Direct(direct, r) => {
+                let whole = body;
+                match direct.as_ref().map(|d| d.decode::<T>(&mut body)) {
+                    Some(Ok(value)) => Ok(value),
+                    declined => {
+                        if let Some(Err(e)) = declined {
+                            tracing::trace!(record = T::FULL_NAME, error = %e, "direct Avro decoder declined; using apache-avro");
+                        }
+                        body = whole;
+                        r.read_deser::<T>(&mut body)
+                    }
+                }
+            }
             Plan::Resolve(r) => r
                 .read_value(&mut body)
                 .and_then(|v| apache_avro::from_value::<T>(&v)),
@@ -347,12 +364,13 @@ impl Codec {
     }
 
     fn plan(&self, id: u32, full_name: &'static str) -> Result<Arc<Plan>, DecodeError> {
-        if let Some(p) = self
+        if let Some((_, _, p)) = self
             .inner
             .plans
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(id, full_name))
+            .iter()
+            .find(|(i, name, _)| *i == id && *name == full_name)
         {
             return Ok(p.clone());
         }
@@ -372,23 +390,32 @@ impl Codec {
             .map(|e| e.schema)
             .unwrap_or(writer);
         let avro = |source| DecodeError::Avro { id, source };
-        let plan =
-            if std::ptr::eq(writer, reader) || writer.canonical_form() == reader.canonical_form() {
-                Plan::Direct(GenericDatumReader::builder(writer).build().map_err(avro)?)
-            } else {
-                Plan::Resolve(
-                    GenericDatumReader::builder(writer)
-                        .reader_schema(reader)
-                        .build()
-                        .map_err(avro)?,
-                )
-            };
+        let plan = if std::ptr::eq(writer, reader)
+            || writer.canonical_form() == reader.canonical_form()
+        {
+            let direct = DirectDecoder::compile(writer)
+                    .inspect_err(|e| {
+                        tracing::debug!(record = full_name, error = %e, "Avro decoding through apache-avro only");
+                    })
+                    .ok();
+            Plan::Direct(
+                direct,
+                GenericDatumReader::builder(writer).build().map_err(avro)?,
+            )
+        } else {
+            Plan::Resolve(
+                GenericDatumReader::builder(writer)
+                    .reader_schema(reader)
+                    .build()
+                    .map_err(avro)?,
+            )
+        };
         let plan = Arc::new(plan);
         self.inner
             .plans
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((id, full_name), plan.clone());
+            .push((id, full_name, plan.clone()));
         Ok(plan)
     }
 }

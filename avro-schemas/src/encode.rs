@@ -12,30 +12,14 @@
 //! Anything else (out-of-order or skipped fields, maps, general unions, sequences of unknown
 //! length…) is refused with an [`EncodeFault`], so the caller can fall back to apache-avro.
 
-use std::{
-    collections::HashMap,
-    sync::atomic::{AtomicUsize, Ordering},
-};
-
-use apache_avro::{
-    Schema,
-    schema::{InnerDecimalSchema, Name, UuidSchema},
-};
+use apache_avro::Schema;
 use serde::{
     Serialize, Serializer,
     ser::{self, Impossible},
 };
 
-/// Why a schema cannot be compiled for direct encoding.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CompileError {
-    /// The schema uses a construct the direct encoder does not write.
-    #[error("direct Avro encoding does not support {0}")]
-    Unsupported(&'static str),
-    /// A named reference does not resolve to a type defined earlier in the schema.
-    #[error("schema reference {0} is not defined before its use")]
-    UnknownReference(String),
-}
+pub use crate::program::CompileError;
+use crate::program::{Field, Node, Program};
 
 /// Why a value was not encoded directly; apache-avro may still encode it (or explain why not).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,121 +84,16 @@ impl ser::Error for EncodeFault {
     }
 }
 
-/// A schema name (field or enum symbol) that serde's `&'static str` names are checked against.
-///
-/// The address of the last name found equal is remembered: serde's derived code passes the same
-/// static string every time, so later checks are a pointer and length comparison, not a
-/// `memcmp`. Equal address and length mean equal text, as `'static` strings never change.
-#[derive(Debug)]
-struct Expected {
-    name: Box<str>,
-    seen: AtomicUsize,
-}
-
-impl Expected {
-    fn new(name: &str) -> Self {
-        Self {
-            name: name.into(),
-            seen: AtomicUsize::new(0),
-        }
-    }
-
-    #[inline]
-    fn matches(&self, key: &'static str) -> bool {
-        let at = key.as_ptr() as usize;
-        if key.len() == self.name.len() && self.seen.load(Ordering::Relaxed) == at {
-            return true;
-        }
-        let equal = *self.name == *key;
-        if equal {
-            self.seen.store(at, Ordering::Relaxed);
-        }
-        equal
-    }
-}
-
-/// One field of a compiled record.
-#[derive(Debug)]
-struct Field {
-    name: Expected,
-    node: usize,
-}
-
-/// One compiled schema node; children are indices into [`DirectEncoder::nodes`].
-#[derive(Debug)]
-enum Node {
-    /// `null`.
-    Null,
-    /// `boolean`.
-    Boolean,
-    /// `int`, `date`, `time-millis`.
-    Int,
-    /// `long` and the time and timestamp types based on it (except `time-millis`).
-    Long,
-    /// `float`.
-    Float,
-    /// `double`.
-    Double,
-    /// `string`, `uuid` on string.
-    Str,
-    /// `bytes`, `decimal` on bytes, `big-decimal`, `uuid` on bytes.
-    Bytes,
-    /// `fixed` and the logical types on it.
-    Fixed(usize),
-    /// A record; `None` while its fields are being compiled.
-    Record(Option<Box<[Field]>>),
-    /// An enum's symbols.
-    Enum(Box<[Expected]>),
-    /// An array of the node.
-    Array(usize),
-    /// A two-branch union with `null`: branch index of null, and the other branch's node.
-    Optional {
-        /// 0 for `["null", X]`, 1 for `[X, "null"]`.
-        null_index: u8,
-        /// Node of the non-null branch.
-        some: usize,
-    },
-}
-
-impl Node {
-    fn kind(&self) -> &'static str {
-        match self {
-            Node::Null => "null",
-            Node::Boolean => "boolean",
-            Node::Int => "int",
-            Node::Long => "long",
-            Node::Float => "float",
-            Node::Double => "double",
-            Node::Str => "string",
-            Node::Bytes => "bytes",
-            Node::Fixed(_) => "fixed",
-            Node::Record(_) => "record",
-            Node::Enum(_) => "enum",
-            Node::Array(_) => "array",
-            Node::Optional { .. } => "union with null",
-        }
-    }
-}
-
 /// A writer schema compiled for direct encoding; build once per record type, share freely.
 #[derive(Debug)]
 pub struct DirectEncoder {
-    nodes: Vec<Node>,
-    root: usize,
+    program: Program,
 }
 
 impl DirectEncoder {
     /// Compiles `schema`, resolving named references; fails on constructs it does not write.
     pub fn compile(schema: &Schema) -> Result<Self, CompileError> {
-        let mut c = Compiler {
-            nodes: Vec::new(),
-            names: HashMap::new(),
-        };
-        let root = c.node(schema)?;
-        Ok(Self {
-            nodes: c.nodes,
-            root,
-        })
+        Program::compile(schema).map(|program| Self { program })
     }
 
     /// Appends the Avro binary of `value` to `out`; on error `out` is left as it was.
@@ -225,97 +104,14 @@ impl DirectEncoder {
     ) -> Result<(), EncodeFault> {
         let start = out.len();
         let r = value.serialize(Enc {
-            nodes: &self.nodes,
-            node: &self.nodes[self.root],
+            nodes: &self.program.nodes,
+            node: &self.program.nodes[self.program.root],
             out,
         });
         if r.is_err() {
             out.truncate(start);
         }
         r
-    }
-}
-
-struct Compiler {
-    nodes: Vec<Node>,
-    names: HashMap<Name, usize>,
-}
-
-impl Compiler {
-    fn push(&mut self, n: Node) -> usize {
-        self.nodes.push(n);
-        self.nodes.len() - 1
-    }
-
-    fn named(&mut self, name: &Name, n: Node) -> usize {
-        let i = self.push(n);
-        self.names.insert(name.clone(), i);
-        i
-    }
-
-    fn node(&mut self, schema: &Schema) -> Result<usize, CompileError> {
-        let n = match schema {
-            Schema::Null => Node::Null,
-            Schema::Boolean => Node::Boolean,
-            Schema::Int | Schema::Date | Schema::TimeMillis => Node::Int,
-            Schema::Long
-            | Schema::TimeMicros
-            | Schema::TimestampMillis
-            | Schema::TimestampMicros
-            | Schema::TimestampNanos
-            | Schema::LocalTimestampMillis
-            | Schema::LocalTimestampMicros
-            | Schema::LocalTimestampNanos => Node::Long,
-            Schema::Float => Node::Float,
-            Schema::Double => Node::Double,
-            Schema::String | Schema::Uuid(UuidSchema::String) => Node::Str,
-            Schema::Bytes | Schema::BigDecimal | Schema::Uuid(UuidSchema::Bytes) => Node::Bytes,
-            Schema::Decimal(d) => match &d.inner {
-                InnerDecimalSchema::Bytes => Node::Bytes,
-                InnerDecimalSchema::Fixed(f) => return Ok(self.named(&f.name, Node::Fixed(f.size))),
-            },
-            Schema::Fixed(f) | Schema::Uuid(UuidSchema::Fixed(f)) | Schema::Duration(f) => {
-                return Ok(self.named(&f.name, Node::Fixed(f.size)));
-            }
-            Schema::Enum(e) => {
-                let symbols = e.symbols.iter().map(|s| Expected::new(s)).collect();
-                return Ok(self.named(&e.name, Node::Enum(symbols)));
-            }
-            Schema::Record(r) => {
-                // Registered before its fields so recursive references resolve.
-                let i = self.named(&r.name, Node::Record(None));
-                let mut fields = Vec::with_capacity(r.fields.len());
-                for f in &r.fields {
-                    fields.push(Field {
-                        name: Expected::new(&f.name),
-                        node: self.node(&f.schema)?,
-                    });
-                }
-                self.nodes[i] = Node::Record(Some(fields.into_boxed_slice()));
-                return Ok(i);
-            }
-            Schema::Array(a) => Node::Array(self.node(&a.items)?),
-            Schema::Union(u) => match u.variants() {
-                [Schema::Null, other] => Node::Optional {
-                    null_index: 0,
-                    some: self.node(other)?,
-                },
-                [other, Schema::Null] => Node::Optional {
-                    null_index: 1,
-                    some: self.node(other)?,
-                },
-                _ => return Err(CompileError::Unsupported("unions other than [null, X]")),
-            },
-            Schema::Ref { name } => {
-                return self
-                    .names
-                    .get(name)
-                    .copied()
-                    .ok_or_else(|| CompileError::UnknownReference(name.to_string()));
-            }
-            Schema::Map(_) => return Err(CompileError::Unsupported("maps")),
-        };
-        Ok(self.push(n))
     }
 }
 
@@ -618,9 +414,9 @@ impl<'p, 'o> Serializer for Enc<'p, 'o> {
 
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<StructEnc<'p, 'o>, EncodeFault> {
         match self.node {
-            Node::Record(Some(fields)) => Ok(StructEnc {
+            Node::Record(Some(record)) => Ok(StructEnc {
                 nodes: self.nodes,
-                fields,
+                fields: &record.fields,
                 out: self.out,
                 next: 0,
             }),
@@ -729,7 +525,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        Codec, Event, EventId, KeyParts, Money, SchemaCatalog, Timestamp, inventory::*, pos::*,
+        Codec, Event, EventId, KeyParts, Money, SchemaCatalog, Timestamp,
+        decode::DirectDecoder,
+        inventory::*,
+        pos::*,
+        program::shapes::{self, Colour, OTHER_SHAPES},
         samples, wire,
     };
 
@@ -744,7 +544,7 @@ mod tests {
     }
 
     /// The direct encoder must accept `value`, match apache-avro byte for byte, and the codec
-    /// must write those bytes and decode them back.
+    /// must write those bytes; the direct decoder and the codec must read them back.
     fn check<T: Event + PartialEq + std::fmt::Debug>(value: &T) {
         let schema = SchemaCatalog::embedded()
             .latest(T::FULL_NAME)
@@ -768,6 +568,13 @@ mod tests {
         assert_eq!(framed[wire::HEADER_LEN..], got[1..], "{}", T::FULL_NAME);
         let back: T = codec.decode(&framed).expect("decodes");
         assert_eq!(&back, value, "{} round-trips", T::FULL_NAME);
+        let mut body = &got[1..];
+        let direct: T = DirectDecoder::compile(schema)
+            .expect("compiles")
+            .decode(&mut body)
+            .unwrap_or_else(|e| panic!("{} decodes directly: {e}", T::FULL_NAME));
+        assert_eq!(&direct, value, "{} decodes directly", T::FULL_NAME);
+        assert!(body.is_empty(), "{} read to the end", T::FULL_NAME);
     }
 
     #[test]
@@ -921,85 +728,14 @@ mod tests {
         }
     }
 
-    /// A schema with what the catalog does not use yet: `[X, "null"]` unions, a named type
-    /// used twice (the second time as a reference), fixed, float and a nested array.
-    const OTHER_SHAPES: &str = r#"{"type":"record","name":"Shapes","namespace":"t","fields":[
-        {"name":"late_null","type":["string","null"]},
-        {"name":"late_null_enum","type":[{"type":"enum","name":"Colour","symbols":["RED","GREEN"]},"null"]},
-        {"name":"colour","type":"Colour"},
-        {"name":"inner","type":{"type":"record","name":"Inner","fields":[
-            {"name":"f","type":"float"},{"name":"fx","type":{"type":"fixed","name":"Four","size":4}}]}},
-        {"name":"inners","type":{"type":"array","items":"Inner"}},
-        {"name":"maybe_inner","type":["null","Inner"]},
-        {"name":"grid","type":{"type":"array","items":{"type":"array","items":"long"}}},
-        {"name":"day","type":{"type":"int","logicalType":"date"}},
-        {"name":"big","type":{"type":"long","logicalType":"timestamp-millis"}},
-        {"name":"small","type":"int"}
-    ]}"#;
-
-    #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-    #[allow(clippy::upper_case_acronyms)]
-    enum Colour {
-        RED,
-        GREEN,
-    }
-
-    #[derive(Debug, Clone, PartialEq, Serialize)]
-    struct Inner {
-        f: f32,
-        #[serde(serialize_with = "fixed4::serialize")]
-        fx: [u8; 4],
-    }
-
-    mod fixed4 {
-        pub fn serialize<S: serde::Serializer>(v: &[u8; 4], s: S) -> Result<S::Ok, S::Error> {
-            s.serialize_bytes(v)
-        }
-    }
-
-    #[derive(Debug, Clone, PartialEq, Serialize)]
-    struct Shapes {
-        late_null: Option<String>,
-        late_null_enum: Option<Colour>,
-        colour: Colour,
-        inner: Inner,
-        inners: Vec<Inner>,
-        maybe_inner: Option<Inner>,
-        grid: Vec<Vec<i64>>,
-        day: i32,
-        big: i64,
-        small: u16,
-    }
-
     #[test]
     fn other_schema_shapes_match_apache_avro() {
         let schema = Schema::parse_str(OTHER_SHAPES).expect("schema");
         let direct = DirectEncoder::compile(&schema).expect("compiles");
-        let inner = Inner {
-            f: -1.5,
-            fx: [1, 2, 3, 0xff],
-        };
-        let mut v = Shapes {
-            late_null: Some("x".into()),
-            late_null_enum: Some(Colour::GREEN),
-            colour: Colour::RED,
-            inner: inner.clone(),
-            inners: vec![inner.clone(), inner.clone()],
-            maybe_inner: Some(inner),
-            grid: vec![vec![], vec![1, -2, 3], vec![i64::MIN]],
-            day: -3,
-            big: 1 << 50,
-            small: u16::MAX,
-        };
-        for round in 0..2 {
+        for (round, v) in shapes::both_rounds().iter().enumerate() {
             let mut got = Vec::new();
-            direct.encode(&v, &mut got).expect("encodes");
-            assert_eq!(got, reference(&schema, &v), "round {round}");
-            v.late_null = None;
-            v.late_null_enum = None;
-            v.maybe_inner = None;
-            v.inners.clear();
-            v.grid.clear();
+            direct.encode(v, &mut got).expect("encodes");
+            assert_eq!(got, reference(&schema, v), "round {round}");
         }
     }
 

@@ -15,6 +15,7 @@
 
 pub mod catalog;
 pub mod codec;
+pub mod decode;
 pub mod encode;
 mod event;
 pub mod forecasting;
@@ -22,6 +23,7 @@ pub mod inventory;
 pub mod kinds;
 pub mod pos;
 pub mod procurement;
+mod program;
 pub mod registry;
 pub mod replenishment;
 pub mod samples;
