@@ -117,7 +117,8 @@ struct Writer {
 struct Inner {
     catalog: &'static SchemaCatalog,
     registry: Option<RegistryClient>,
-    writers: HashMap<&'static str, Writer>,
+    /// By record name, hashed with foldhash: looked up for every record encoded.
+    writers: HashMap<&'static str, Writer, foldhash::fast::RandomState>,
     schemas: RwLock<HashMap<u32, &'static Schema>>,
     /// Decode plans by writer id and Rust type name: a handful, so a list is searched faster
     /// than a map hashes the name.
@@ -183,7 +184,7 @@ impl Codec {
                 schemas.insert(e.id, e.schema);
             }
         }
-        let mut writers = HashMap::new();
+        let mut writers = HashMap::default();
         for (name, id) in ids {
             let Some(latest) = catalog.latest(name) else {
                 continue;

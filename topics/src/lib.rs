@@ -215,8 +215,9 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct TopicCatalog {
     topics: Vec<TopicSpec>,
-    /// Index in `topics` of the topic carrying each record type (see [`Self::for_value`]).
-    by_value: HashMap<String, usize>,
+    /// Index in `topics` of the topic carrying each record type (see [`Self::for_value`]);
+    /// hashed with foldhash, as it is looked up for every output record.
+    by_value: HashMap<String, usize, foldhash::fast::RandomState>,
 }
 
 static EMBEDDED: LazyLock<TopicCatalog> = LazyLock::new(|| {
@@ -299,7 +300,7 @@ impl TopicCatalog {
                 )));
             }
         }
-        let mut by_value = HashMap::new();
+        let mut by_value = HashMap::default();
         for (i, t) in topics.iter().enumerate() {
             if let Some(v) = &t.value
                 && !t.internal

@@ -479,11 +479,12 @@ fn main() {
         return;
     }
     let mut runs = Vec::new();
-    let runs_wanted = if std::env::var_os("PIPELINE_RESTORE_ONLY").is_some() {
-        0
-    } else {
-        3
-    };
+    // PIPELINE_RUNS sets the number of end-to-end runs (0: the restore only), and
+    // PIPELINE_NO_RESTORE skips the restore, for interleaving builds run by run.
+    let runs_wanted = std::env::var("PIPELINE_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     for run in 0..runs_wanted {
         let r = end_to_end(run);
         let micros = |cpu: f64| cpu * 1e6 / r.records as f64;
@@ -516,7 +517,9 @@ fn main() {
             micros(r.raw_cpu + r.raw_broker_cpu),
         ]);
     }
-    let (cold, rss, warm, states) = restore();
+    let restored = std::env::var_os("PIPELINE_NO_RESTORE")
+        .is_none()
+        .then(restore);
     if !runs.is_empty() {
         println!("| measure | median of 3 |");
         println!("|---|---:|");
@@ -534,6 +537,9 @@ fn main() {
         }
         println!();
     }
+    let Some((cold, rss, warm, states)) = restored else {
+        return;
+    };
     println!("| restore of {states} item-location states | value |");
     println!("|---|---:|");
     println!("| from the changelog, empty state directory | {cold:.1} s |");
