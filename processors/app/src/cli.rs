@@ -240,7 +240,7 @@ pub struct SinkArgs {
 pub struct RunArgs {
     /// Processor name (see the README) or `all`.
     pub processor: String,
-    /// Commit after this many input records (default 20,000).
+    /// Commit after this many input records (default 50,000).
     #[arg(long)]
     pub batch_records: Option<usize>,
     /// Consumer group (default composerp-<processor>); a new group takes every partition over
