@@ -523,9 +523,12 @@ impl<P: Processor> Engine<P> {
     }
 
     /// Handles one record of input `index`, written to its topic at `written` (micros: the
-    /// record's Kafka timestamp; None, when the broker gave none, counts as the batch's clock).
+    /// record's Kafka timestamp; None, when the broker gave none, counts as `now`), with `now`
+    /// as the wall clock (read once per poll round rather than per record).
+    #[allow(clippy::too_many_arguments)]
     fn handle(
         &mut self,
+        now: Timestamp,
         index: usize,
         partition: i32,
         offset: i64,
@@ -537,7 +540,7 @@ impl<P: Processor> Engine<P> {
             return Ok(());
         };
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
-        let env = Env::new(&self.processor, &tables, &self.codec, Timestamp::now());
+        let env = Env::new(&self.processor, &tables, &self.codec, now);
         let written = written.unwrap_or(env.now.0);
         let outcome =
             running
@@ -1249,6 +1252,8 @@ fn pump<P: Processor, C: ConsumerContext>(
     max: usize,
 ) -> usize {
     let mut handled = 0;
+    // One clock reading for the round: a round is at most `max` records, milliseconds.
+    let now = Timestamp::now();
     while handled < max {
         let Some(msg) = consumer.poll(Duration::ZERO) else {
             break;
@@ -1289,6 +1294,7 @@ fn pump<P: Processor, C: ConsumerContext>(
                     }
                 }
                 if let Err(err) = e.handle(
+                    now,
                     index,
                     m.partition(),
                     m.offset(),
