@@ -9,7 +9,8 @@
 //! - [`Codec`]: Confluent wire format (magic 0, big-endian schema id, Avro binary), from the
 //!   embedded catalog or a Confluent-compatible registry ([`RegistryClient`]). Schemas are
 //!   resolved once per id, never per record. Records are written by the schema-driven
-//!   [`encode::DirectEncoder`], with apache-avro as the fallback.
+//!   [`encode::DirectEncoder`] and read by the [`decode::DirectDecoder`], both walking a schema
+//!   compiled once, with apache-avro as the fallback.
 //! - [`kinds`]: the record types by name, for tools that choose one at run time.
 //! - [`scalar`]: ids, instants, days and exact money, readable in JSON and compact in Avro.
 
