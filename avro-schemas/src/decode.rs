@@ -257,7 +257,8 @@ impl<'de> Deserializer<'de> for Dec<'_, '_, 'de> {
             Node::Boolean => me.deserialize_bool(visitor),
             Node::Int => visitor.visit_i32(int(me.input)?),
             Node::Long => visitor.visit_i64(long(me.input)?),
-            Node::Float | Node::Double => me.deserialize_f64(visitor),
+            Node::Float => me.deserialize_f32(visitor),
+            Node::Double => me.deserialize_f64(visitor),
             Node::Str => me.deserialize_str(visitor),
             Node::Bytes | Node::Fixed(_) => me.deserialize_bytes(visitor),
             Node::Record(Some(r)) => visitor.visit_map(RecordMap::new(me.nodes, r, me.input)),
@@ -355,8 +356,6 @@ impl<'de> Deserializer<'de> for Dec<'_, '_, 'de> {
                 let b: [u8; 8] = take(me.input, 8)?.try_into().expect("eight bytes");
                 visitor.visit_f64(f64::from_le_bytes(b))
             }
-            // deserialize_any reaches here for floats too.
-            Node::Float => me.deserialize_f32(visitor),
             _ => Err(me.mismatch("f64")),
         }
     }
@@ -664,7 +663,6 @@ impl<'de, 'p> EnumAccess<'de> for EnumDec<'p, '_, 'de> {
         let index = long(self.input)?;
         let symbol = usize::try_from(index)
             .ok()
-            .filter(|_| i32::try_from(index).is_ok())
             .and_then(|i| self.symbols.get(i))
             .ok_or(DecodeFault::Symbol {
                 index,

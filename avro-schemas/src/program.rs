@@ -26,37 +26,51 @@ pub enum CompileError {
     UnknownReference(String),
 }
 
-/// A schema name (field or enum symbol) that serde's `&'static str` names are checked against.
+/// The address of the last `'static` string or slice found equal to an expected value.
 ///
-/// The address of the last name found equal is remembered: serde's derived code passes the same
-/// static string every time, so later checks are a pointer and length comparison, not a
-/// `memcmp`. Equal address and length mean equal text, as `'static` strings never change.
+/// serde's derived code passes the same static names every time, so later checks are a pointer
+/// comparison, not a `memcmp`. The caller compares lengths first: equal address and length mean
+/// equal contents, as `'static` data never changes.
+#[derive(Debug, Default)]
+struct SeenAt(AtomicUsize);
+
+impl SeenAt {
+    /// Whether the value at `at` is the expected one: remembered, or else `equal()`.
+    #[inline]
+    fn check(&self, at: usize, equal: impl FnOnce() -> bool) -> bool {
+        if self.0.load(Ordering::Relaxed) == at {
+            return true;
+        }
+        let equal = equal();
+        if equal {
+            self.0.store(at, Ordering::Relaxed);
+        }
+        equal
+    }
+}
+
+/// A schema name (field or enum symbol) that serde's `&'static str` names are checked against.
 #[derive(Debug)]
 pub(crate) struct Expected {
     pub(crate) name: Box<str>,
-    seen: AtomicUsize,
+    seen: SeenAt,
 }
 
 impl Expected {
     pub(crate) fn new(name: &str) -> Self {
         Self {
             name: name.into(),
-            seen: AtomicUsize::new(0),
+            seen: SeenAt::default(),
         }
     }
 
     /// Whether `key` is this name.
     #[inline]
     pub(crate) fn matches(&self, key: &'static str) -> bool {
-        let at = key.as_ptr() as usize;
-        if key.len() == self.name.len() && self.seen.load(Ordering::Relaxed) == at {
-            return true;
-        }
-        let equal = *self.name == *key;
-        if equal {
-            self.seen.store(at, Ordering::Relaxed);
-        }
-        equal
+        key.len() == self.name.len()
+            && self
+                .seen
+                .check(key.as_ptr() as usize, || *self.name == *key)
     }
 }
 
@@ -74,29 +88,23 @@ pub(crate) struct Record {
     /// The record's name without namespace (what serde's derive passes as the struct name).
     pub(crate) name: Expected,
     pub(crate) fields: Box<[Field]>,
-    /// Address of the last serde field list found to name exactly these fields in this order,
-    /// so a struct can be decoded as a sequence (see [`Record::fields_in_order`]).
-    in_order: AtomicUsize,
+    /// The last serde field list found to name exactly these fields in this order, so a struct
+    /// can be decoded as a sequence (see [`Record::fields_in_order`]).
+    in_order: SeenAt,
 }
 
 impl Record {
     /// Whether serde's `fields` (a derived struct's field names, in declaration order) are
-    /// exactly this record's fields in schema order; remembered by address like [`Expected`].
+    /// exactly this record's fields in schema order.
     #[inline]
     pub(crate) fn fields_in_order(&self, fields: &'static [&'static str]) -> bool {
-        let at = fields.as_ptr() as usize;
-        if fields.len() == self.fields.len() && self.in_order.load(Ordering::Relaxed) == at {
-            return true;
-        }
-        let equal = fields.len() == self.fields.len()
-            && fields
-                .iter()
-                .zip(self.fields.iter())
-                .all(|(a, b)| *a == &*b.name.name);
-        if equal {
-            self.in_order.store(at, Ordering::Relaxed);
-        }
-        equal
+        fields.len() == self.fields.len()
+            && self.in_order.check(fields.as_ptr() as usize, || {
+                fields
+                    .iter()
+                    .zip(self.fields.iter())
+                    .all(|(a, b)| *a == &*b.name.name)
+            })
     }
 }
 
@@ -252,7 +260,7 @@ impl Compiler {
                 self.nodes[i] = Node::Record(Some(Record {
                     name: Expected::new(r.name.name()),
                     fields: fields.into_boxed_slice(),
-                    in_order: AtomicUsize::new(0),
+                    in_order: SeenAt::default(),
                 }));
                 return Ok(i);
             }
