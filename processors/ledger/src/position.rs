@@ -317,9 +317,13 @@ impl Position {
 
     fn remember(&mut self, at: i64, delta: i64) {
         self.deltas.push((at, delta));
-        let newest = self.deltas.iter().map(|d| d.0).max().unwrap_or(at);
+        // One pass for both ends: "some movement is at or before the cut" is "the oldest is".
+        let (oldest, newest) = self
+            .deltas
+            .iter()
+            .fold((at, at), |(lo, hi), d| (lo.min(d.0), hi.max(d.0)));
         let cut = newest.saturating_sub(COUNT_LOOKBACK_MICROS);
-        if cut > self.window_start && self.deltas.iter().any(|d| d.0 <= cut) {
+        if cut > self.window_start && oldest <= cut {
             self.deltas.retain(|d| d.0 > cut);
             self.window_start = cut;
         }

@@ -425,8 +425,13 @@ fn lines(input: &LedgerInput) -> Result<(&str, Vec<Line<'_>>, Option<&str>), Rej
     Ok((tenant, out, currency))
 }
 
+/// `p|tenant|location|item`, built at its size (`format!` cost more than the lookups it keys).
 fn position_key(tenant: &str, location: &str, item: &str) -> String {
-    format!("p|{tenant}|{location}|{item}")
+    let mut key = String::with_capacity(4 + tenant.len() + location.len() + item.len());
+    for part in ["p|", tenant, "|", location, "|", item] {
+        key.push_str(part);
+    }
+    key
 }
 
 impl Processor for InventoryLedger {
@@ -463,18 +468,16 @@ impl Processor for InventoryLedger {
         // After a crash the record may be replayed onto positions whose stored state already
         // reflects it (their changelog entry was written, the batch's marker was not). Decide
         // per position before applying, as one record can have several lines for a position.
-        let keys: Vec<String> = lines
+        let keyed: Vec<(String, bool)> = lines
             .iter()
-            .map(|l| position_key(tenant, l.location, l.item))
-            .collect();
-        let reflected: Vec<bool> = keys
-            .iter()
-            .map(|key| {
-                matches!(ctx.peek(key), Some(LedgerState::Position(p))
-                    if p.applied.get(input_index).is_some_and(|&next| offset < next))
+            .map(|l| {
+                let key = position_key(tenant, l.location, l.item);
+                let reflected = matches!(ctx.peek(&key), Some(LedgerState::Position(p))
+                    if p.applied.get(input_index).is_some_and(|&next| offset < next));
+                (key, reflected)
             })
             .collect();
-        for ((l, key), reflected) in lines.into_iter().zip(keys).zip(reflected) {
+        for (l, (key, reflected)) in lines.into_iter().zip(keyed) {
             if !reflected {
                 apply_line(ctx, tenant, key, event_id, at, currency, l)?;
             }

@@ -178,10 +178,16 @@ impl Dedupe {
     /// Appends the store and changelog rows of this commit: the new segments and the deletion of
     /// the segments whose ids all left the window; sweeps the map when the window moved.
     pub fn take_changes(&mut self, rows: &mut Vec<Change>) -> Result<(), StateError> {
-        for chunk in std::mem::take(&mut self.fresh).chunks(SEGMENT_IDS) {
+        // Taken, then put back emptied: it keeps its capacity for the next batch (a new vector
+        // grew from empty every batch, into memory the OS had to fault in and zero).
+        let fresh = std::mem::take(&mut self.fresh);
+        for chunk in fresh.chunks(SEGMENT_IDS) {
             let n = self.next_segment;
             self.next_segment += 1;
-            let mut segment = Segment::default();
+            let mut segment = Segment {
+                tenants: Vec::new(),
+                ids: Vec::with_capacity(chunk.len()),
+            };
             let mut local = foldhash::HashMap::<u32, u32>::default();
             let mut newest = vec![i64::MIN; self.newest.len()];
             for (k, a) in chunk {
@@ -204,6 +210,8 @@ impl Dedupe {
             rows.push((key, Some(bytes)));
             self.segments.insert(n, newest);
         }
+        self.fresh = fresh;
+        self.fresh.clear();
         let cutoffs: Vec<i64> = (0..self.newest.len()).map(|i| self.cutoff(i)).collect();
         let expired: Vec<u64> = self
             .segments
