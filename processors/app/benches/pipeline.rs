@@ -81,7 +81,9 @@ fn metric(port: u16, name: &str) -> Option<f64> {
     )
 }
 
+/// `composerp run ledger` with its state in `state`; its stderr goes to `state`.log.
 fn ledger(brokers: &str, state: &Path, port: u16) -> Killed {
+    let log = std::fs::File::create(state.with_extension("log")).expect("ledger log");
     Killed(
         composerp(brokers)
             .args([
@@ -93,10 +95,23 @@ fn ledger(brokers: &str, state: &Path, port: u16) -> Killed {
             .arg("--state-dir")
             .arg(state)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("composerp run"),
     )
+}
+
+/// Fails the bench, with the end of the process's log, if `composerp run ledger` has exited
+/// (the bench would otherwise wait for its metrics forever).
+fn check_alive(process: &mut Killed, state: &Path) {
+    if let Some(status) = process.0.try_wait().expect("wait") {
+        let log = std::fs::read_to_string(state.with_extension("log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        panic!(
+            "composerp run ledger exited early ({status}); its log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
 }
 
 fn input_topics() -> Vec<String> {
@@ -244,7 +259,8 @@ fn end_to_end(run: usize) -> Run {
     assert!(generated.success());
     let topics = input_topics();
     let port = free_port();
-    let ledger_process = ledger(&brokers, &dir.path().join("state"), port);
+    let state = dir.path().join("state");
+    let mut ledger_process = ledger(&brokers, &state, port);
     let pid = ledger_process.0.id();
     let snapshot = || (cpu(Some(pid)), cpu(Some(broker.pid())));
     // The clock runs from the first record processed to the last, so start-up is not counted;
@@ -255,6 +271,7 @@ fn end_to_end(run: usize) -> Run {
     let mut done = 0.0;
     loop {
         std::thread::sleep(Duration::from_millis(20));
+        check_alive(&mut ledger_process, &state);
         let cpu_now = snapshot();
         let Some(now) = metric(port, "composerp_processor_records_in_total") else {
             continue;
