@@ -46,16 +46,39 @@ inputs! {
     }
 }
 
-/// Per tenant, then per id: nested so that lookups by `&str` build no key.
-type ByTenant<V> = foldhash::HashMap<String, V>;
+/// Per id: nested maps, so that lookups by `&str` build no key.
+type ById<V> = foldhash::HashMap<String, V>;
 
 /// Master data the ledger reads: location types, known items, reorder points.
 #[derive(Debug, Default)]
 pub struct LedgerTables {
-    locations: ByTenant<foldhash::HashMap<String, LocationType>>,
-    items: ByTenant<foldhash::HashSet<String>>,
-    /// Tenant, location, item.
-    rules: ByTenant<foldhash::HashMap<String, foldhash::HashMap<String, Rule>>>,
+    tenants: ById<TenantTables>,
+}
+
+/// One tenant's master data.
+#[derive(Debug, Default)]
+struct TenantTables {
+    /// Locations, with or without a known type (a rule can name a location not yet seen).
+    locations: ById<Site>,
+    items: foldhash::HashSet<String>,
+}
+
+/// One location's type, if known, and the rules of its items.
+#[derive(Debug, Default)]
+struct Site {
+    kind: Option<LocationType>,
+    rules: ById<Rule>,
+}
+
+/// What the ledger needs to know of one item-location, found in one walk of the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookup {
+    /// Type of the location; None when unknown.
+    pub location: Option<LocationType>,
+    /// The item is in the catalog.
+    pub known_item: bool,
+    /// Its replenishment rule, if one sets a reorder point.
+    pub rule: Option<Rule>,
 }
 
 /// The low-stock part of a replenishment rule.
@@ -70,16 +93,30 @@ pub struct Rule {
 impl LedgerTables {
     /// Type of a location, None when unknown.
     pub fn location(&self, tenant: &str, location: &str) -> Option<LocationType> {
-        self.locations.get(tenant)?.get(location).copied()
+        self.tenants.get(tenant)?.locations.get(location)?.kind
     }
 
     /// The reorder point of an item-location, if a rule sets one.
     pub fn rule(&self, tenant: &str, location: &str, item: &str) -> Option<Rule> {
-        self.rules.get(tenant)?.get(location)?.get(item).copied()
+        self.lookup(tenant, location, item).rule
     }
 
-    fn known_item(&self, tenant: &str, item: &str) -> bool {
-        self.items.get(tenant).is_some_and(|i| i.contains(item))
+    /// Location type, catalog membership and rule of an item-location, by one lookup of the
+    /// tenant and one of the location (they were three and three, per line and per update).
+    pub fn lookup(&self, tenant: &str, location: &str, item: &str) -> Lookup {
+        let Some(t) = self.tenants.get(tenant) else {
+            return Lookup {
+                location: None,
+                known_item: false,
+                rule: None,
+            };
+        };
+        let site = t.locations.get(location);
+        Lookup {
+            location: site.and_then(|s| s.kind),
+            known_item: t.items.contains(item),
+            rule: site.and_then(|s| s.rules.get(item)).copied(),
+        }
     }
 }
 
@@ -91,24 +128,33 @@ impl Tables for LedgerTables {
         match index {
             0 => {
                 let l: Location = codec.decode(bytes)?;
-                self.locations
+                self.tenants
                     .entry(l.tenant_id)
                     .or_default()
-                    .insert(l.location_id, l.location_type);
+                    .locations
+                    .entry(l.location_id)
+                    .or_default()
+                    .kind = Some(l.location_type);
             }
             1 => {
                 let i: Item = codec.decode(bytes)?;
-                self.items.entry(i.tenant_id).or_default().insert(i.item_id);
+                self.tenants
+                    .entry(i.tenant_id)
+                    .or_default()
+                    .items
+                    .insert(i.item_id);
             }
             _ => {
                 let r: ReplenishmentRule = codec.decode(bytes)?;
                 match r.reorder_point.filter(|_| r.active) {
                     Some(reorder_point) => {
-                        self.rules
+                        self.tenants
                             .entry(r.tenant_id)
                             .or_default()
+                            .locations
                             .entry(r.location_id)
                             .or_default()
+                            .rules
                             .insert(
                                 r.item_id,
                                 Rule {
@@ -118,12 +164,12 @@ impl Tables for LedgerTables {
                             );
                     }
                     None => {
-                        if let Some(items) = self
-                            .rules
+                        if let Some(site) = self
+                            .tenants
                             .get_mut(&r.tenant_id)
-                            .and_then(|l| l.get_mut(&r.location_id))
+                            .and_then(|t| t.locations.get_mut(&r.location_id))
                         {
-                            items.remove(&r.item_id);
+                            site.rules.remove(&r.item_id);
                         }
                     }
                 }
@@ -198,9 +244,24 @@ fn money(m: Money) -> Option<f64> {
 
 /// Minor-unit decimals of a currency (ISO 4217), for rounding published stock values.
 fn minor_units(currency: Option<&str>) -> u32 {
-    match currency {
-        Some("JPY" | "KRW" | "CLP" | "ISK" | "VND") => 0,
-        Some("BHD" | "KWD" | "OMR" | "JOD" | "TND" | "LYD" | "IQD") => 3,
+    // Matched as three bytes, one comparison each (a string match compared them one by one,
+    // for every line and every position update).
+    match currency.map(str::as_bytes) {
+        Some(&[a, b, c]) => match [a, b, c] {
+            [b'J', b'P', b'Y']
+            | [b'K', b'R', b'W']
+            | [b'C', b'L', b'P']
+            | [b'I', b'S', b'K']
+            | [b'V', b'N', b'D'] => 0,
+            [b'B', b'H', b'D']
+            | [b'K', b'W', b'D']
+            | [b'O', b'M', b'R']
+            | [b'J', b'O', b'D']
+            | [b'T', b'N', b'D']
+            | [b'L', b'Y', b'D']
+            | [b'I', b'Q', b'D'] => 3,
+            _ => 2,
+        },
         _ => 2,
     }
 }
@@ -520,10 +581,13 @@ fn apply_line(
     currency: Option<&str>,
     l: Line<'_>,
 ) -> Result<(), Reject> {
-    let kind = ctx.tables().location(tenant, l.location);
+    let Lookup {
+        location: kind,
+        known_item,
+        rule,
+    } = ctx.tables().lookup(tenant, l.location, l.item);
     let unknown_location = kind.is_none();
-    let unknown_item = !ctx.tables().known_item(tenant, l.item);
-    let rule = ctx.tables().rule(tenant, l.location, l.item);
+    let unknown_item = !known_item;
     let now = ctx.now();
     let (input_index, offset) = ctx.source();
     let LedgerState::Position(state) = ctx.state(&key) else {
@@ -655,6 +719,7 @@ fn updated(
     let b = p.position.buckets();
     let rate = p.position.valuation_rate().unwrap_or(0.0);
     let places = minor_units(p.currency.as_deref());
+    let found = tables.lookup(tenant, location, item);
     InventoryUpdated {
         // Same id as `from_name("composerp:ledger/updated/{tenant}/{location}/{item}/{version}")`.
         event_id: EventId::from_name_parts(&[
@@ -685,10 +750,10 @@ fn updated(
         inventory_position: b.inventory_position,
         valuation_rate: Money::from_f64(rate),
         stock_value: Money::from_f64(b.on_hand as f64 * rate).round_to(places),
-        reorder_point: tables.rule(tenant, location, item).map(|r| r.reorder_point),
+        reorder_point: found.rule.map(|r| r.reorder_point),
         negative_on_hand: b.on_hand < 0,
-        unknown_item: !tables.known_item(tenant, item),
-        unknown_location: tables.location(tenant, location).is_none(),
+        unknown_item: !found.known_item,
+        unknown_location: found.location.is_none(),
         last_source_event_id: p.last_event.unwrap_or(EventId::NIL),
     }
 }
@@ -757,6 +822,56 @@ mod tests {
         l.location_id = loc.into();
         l.location_type = kind;
         d.table(&l);
+    }
+
+    #[test]
+    fn one_lookup_finds_type_item_and_rule_whichever_arrived_first() {
+        let mut d = TestDriver::new(InventoryLedger);
+        let mut rule = samples::replenishment_rule();
+        rule.tenant_id = "t1".into();
+        rule.location_id = "s1".into();
+        rule.item_id = "sku".into();
+        rule.reorder_point = Some(5);
+        rule.active = true;
+        d.table(&rule);
+        let t = d.tables();
+        assert_eq!(
+            t.location("t1", "s1"),
+            None,
+            "a rule does not make a location known"
+        );
+        let found = t.lookup("t1", "s1", "sku");
+        assert_eq!(found.rule.map(|r| r.reorder_point), Some(5));
+        assert!(!found.known_item && found.location.is_none());
+        store(&mut d, "s1", LocationType::STORE);
+        let mut item = samples::item();
+        item.tenant_id = "t1".into();
+        item.item_id = "sku".into();
+        d.table(&item);
+        let found = d.tables().lookup("t1", "s1", "sku");
+        assert_eq!(found.location, Some(LocationType::STORE));
+        assert!(found.known_item);
+        assert_eq!(found.rule.map(|r| r.reorder_point), Some(5), "kept");
+        assert_eq!(d.tables().lookup("t2", "s1", "sku").rule, None);
+        rule.active = false;
+        d.table(&rule);
+        assert_eq!(
+            d.tables().rule("t1", "s1", "sku"),
+            None,
+            "an inactive rule is removed"
+        );
+    }
+
+    #[test]
+    fn minor_units_follow_iso_4217() {
+        assert_eq!(minor_units(Some("JPY")), 0);
+        assert_eq!(minor_units(Some("VND")), 0);
+        assert_eq!(minor_units(Some("KWD")), 3);
+        assert_eq!(minor_units(Some("IQD")), 3);
+        assert_eq!(minor_units(Some("EUR")), 2);
+        assert_eq!(minor_units(Some("JPYX")), 2);
+        assert_eq!(minor_units(Some("jpy")), 2);
+        assert_eq!(minor_units(None), 2);
     }
 
     #[test]
