@@ -824,15 +824,21 @@ mod tests {
         d.table(&l);
     }
 
-    #[test]
-    fn one_lookup_finds_type_item_and_rule_whichever_arrived_first() {
-        let mut d = TestDriver::new(InventoryLedger);
+    /// An active rule of t1 with reorder point 5 for `sku` at `s1`.
+    fn rule_at_s1() -> ReplenishmentRule {
         let mut rule = samples::replenishment_rule();
         rule.tenant_id = "t1".into();
         rule.location_id = "s1".into();
         rule.item_id = "sku".into();
         rule.reorder_point = Some(5);
         rule.active = true;
+        rule
+    }
+
+    #[test]
+    fn one_lookup_finds_type_item_and_rule_whichever_arrived_first() {
+        let mut d = TestDriver::new(InventoryLedger);
+        let mut rule = rule_at_s1();
         d.table(&rule);
         let t = d.tables();
         assert_eq!(
@@ -968,11 +974,7 @@ mod tests {
     #[test]
     fn low_stock_fires_once_and_rearms_above_the_point() {
         let mut d = TestDriver::new(InventoryLedger);
-        let mut rule = samples::replenishment_rule();
-        rule.tenant_id = "t1".into();
-        rule.location_id = "s1".into();
-        rule.item_id = "sku".into();
-        rule.reorder_point = Some(5);
+        let mut rule = rule_at_s1();
         rule.rearm_margin = 0;
         d.table(&rule);
         d.pipe([
