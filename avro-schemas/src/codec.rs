@@ -411,12 +411,16 @@ impl Codec {
                     .map_err(avro)?,
             )
         };
+        let mut plans = self.inner.plans.write().unwrap_or_else(|p| p.into_inner());
+        // Another thread may have built the same plan meanwhile: keep the list free of repeats.
+        if let Some((_, _, p)) = plans
+            .iter()
+            .find(|(i, name, _)| *i == id && *name == full_name)
+        {
+            return Ok(p.clone());
+        }
         let plan = Arc::new(plan);
-        self.inner
-            .plans
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((id, full_name, plan.clone()));
+        plans.push((id, full_name, plan.clone()));
         Ok(plan)
     }
 }

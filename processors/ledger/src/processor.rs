@@ -98,7 +98,13 @@ impl LedgerTables {
 
     /// The reorder point of an item-location, if a rule sets one.
     pub fn rule(&self, tenant: &str, location: &str, item: &str) -> Option<Rule> {
-        self.lookup(tenant, location, item).rule
+        self.tenants
+            .get(tenant)?
+            .locations
+            .get(location)?
+            .rules
+            .get(item)
+            .copied()
     }
 
     /// Location type, catalog membership and rule of an item-location, by one lookup of the
