@@ -560,9 +560,8 @@ impl Processor for InventoryLedger {
     }
 
     fn end_batch(&self, ctx: &mut Context<'_, LedgerState, LedgerTables>) {
-        let keys = ctx.changed_keys();
-        for key in keys.iter() {
-            let Some(LedgerState::Position(p)) = ctx.peek(key) else {
+        for id in ctx.changed_keys() {
+            let (key, Some(LedgerState::Position(p))) = ctx.changed_state(id) else {
                 continue;
             };
             let mut parts = key.splitn(4, '|').skip(1);

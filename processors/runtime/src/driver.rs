@@ -139,8 +139,8 @@ impl<P: Processor> TestDriver<P> {
     }
 
     /// Every key with state.
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
-        self.task.states.keys()
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.task.states.iter().map(|(key, _)| key)
     }
 
     /// The reference data.

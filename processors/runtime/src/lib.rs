@@ -11,6 +11,7 @@
 //!   typed inputs, keyed state, reference tables, typed outputs.
 //! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
 //! - [`group`]: rejoining a consumer group that left a member without partitions.
+//! - [`states`]: a partition's states by key, and the keys changed since the last commit.
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
 //! - [`dedupe`]: input events remembered by id within a window of event time, to drop repeats.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
@@ -30,6 +31,7 @@ mod outbox;
 pub mod processor;
 pub mod publish;
 pub mod registry;
+pub mod states;
 pub mod store;
 pub mod task;
 pub mod timer;

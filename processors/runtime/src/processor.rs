@@ -4,7 +4,10 @@ use composerp_events::{Codec, DecodeError, Event, EventId, Timestamp};
 use composerp_topics::TopicCatalog;
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::timer::{Timer, TimerKind, Timers};
+use crate::{
+    states::StateId,
+    timer::{Timer, TimerKind, Timers},
+};
 
 /// Why a record cannot be processed; it goes to the input's dead-letter topic and processing
 /// continues. `reason` is a bounded code (metrics, the `composerp.reason` header).
@@ -173,8 +176,7 @@ pub enum EmitError {
 /// What a processor sees while handling a record: its partition's state, reference data, the
 /// clock and the outputs.
 pub struct Context<'a, S, T> {
-    pub(crate) states: &'a mut crate::task::StateMap<S>,
-    pub(crate) dirty: &'a mut crate::task::KeySet,
+    pub(crate) states: &'a mut crate::states::States<S>,
     pub(crate) outputs: &'a mut Vec<OutRecord>,
     pub(crate) tables: &'a T,
     pub(crate) codec: &'a Codec,
@@ -183,16 +185,13 @@ pub struct Context<'a, S, T> {
     pub(crate) now: Timestamp,
     pub(crate) source: (usize, i64),
     pub(crate) timers: &'a mut Timers,
-    /// Keys changed earlier in the batch and already sorted (at its end: all of them).
-    pub(crate) changed: std::sync::Arc<Vec<String>>,
     pub(crate) error: &'a mut Option<EmitError>,
 }
 
 impl<S: Default, T> Context<'_, S, T> {
     /// The state of `key`, created empty on first use; marked changed.
     pub fn state(&mut self, key: &str) -> &mut S {
-        self.dirty.get_or_insert_with(key, str::to_owned);
-        self.states.entry_ref(key).or_default()
+        self.states.changing(key, S::default)
     }
 
     /// The state of `key` without creating or marking it.
@@ -202,26 +201,18 @@ impl<S: Default, T> Context<'_, S, T> {
 
     /// Removes the state of `key`.
     pub fn remove(&mut self, key: &str) {
-        if self.states.remove(key).is_some() {
-            self.dirty.insert(key.to_owned());
-        }
+        self.states.remove(key);
     }
 
-    /// Keys whose state changed since the last commit (this batch), sorted. In `end_batch`
-    /// this is a shared list sorted once per batch, not a copy.
-    pub fn changed_keys(&self) -> std::sync::Arc<Vec<String>> {
-        if self.dirty.is_empty() {
-            return std::sync::Arc::clone(&self.changed);
-        }
-        let mut keys: Vec<String> = self
-            .changed
-            .iter()
-            .chain(self.dirty.iter())
-            .cloned()
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        std::sync::Arc::new(keys)
+    /// Keys whose state changed since the last commit (in `end_batch`: the batch's), in the
+    /// order of their first change; [`Context::changed_state`] reads each.
+    pub fn changed_keys(&self) -> Vec<StateId> {
+        self.states.changed().to_vec()
+    }
+
+    /// The key and state (None: removed) of a key listed by [`Context::changed_keys`].
+    pub fn changed_state(&self, id: StateId) -> (&str, Option<&S>) {
+        self.states.at(id)
     }
 
     /// Reference data.

@@ -1,14 +1,13 @@
 //! One partition's work: decode, process, keep state and progress. Shared by the broker engine
 //! and the [`TestDriver`](crate::driver::TestDriver), so processor logic runs the same in both.
 
-use std::sync::Arc;
-
 use composerp_events::{Codec, Timestamp};
 use composerp_topics::TopicCatalog;
 
 use crate::{
     dedupe::{Dedupe, Verdict},
     processor::{Context, EmitError, Input, OutRecord, Processor, Reject},
+    states::States,
     timer::{TimerKind, Timers},
 };
 
@@ -21,14 +20,6 @@ pub struct StateError {
     /// Serializer message.
     pub detail: String,
 }
-
-/// Every key's state of a partition. Hashed with foldhash: keys are looked up several times
-/// per input line, and SipHash was a tenth of the ledger's time. hashbrown's map, for
-/// `entry_ref`: a key is looked up once and copied only when it is new.
-pub type StateMap<S> = hashbrown::HashMap<String, S, foldhash::fast::RandomState>;
-
-/// Keys changed since the last commit.
-pub type KeySet = hashbrown::HashSet<String, foldhash::fast::RandomState>;
 
 /// A changed key and its serialized value as the store and the changelog keep it (None: removed).
 pub type Change = (String, Option<Vec<u8>>);
@@ -50,13 +41,8 @@ pub enum Outcome {
 pub struct Task<P: Processor> {
     /// Partition number (the same for every input topic).
     pub partition: i32,
-    /// Every key's state.
-    pub states: StateMap<P::State>,
-    /// Keys changed since the last commit.
-    pub dirty: KeySet,
-    /// At the end of a batch, the keys changed in it, sorted once for the processor's
-    /// `end_batch` and for [`Task::take_changes`].
-    changed: Arc<Vec<String>>,
+    /// Every key's state, and the keys changed since the last commit.
+    pub states: States<P::State>,
     /// Next offset to read, per input topic index (0 = from the start).
     pub offsets: Vec<i64>,
     /// Newest event time seen.
@@ -99,9 +85,7 @@ impl<P: Processor> Task<P> {
     pub fn new(partition: i32) -> Self {
         Task {
             partition,
-            states: StateMap::default(),
-            dirty: KeySet::default(),
-            changed: Arc::default(),
+            states: States::default(),
             offsets: vec![0; <P::Input as Input>::TOPICS.len()],
             max_event_time: i64::MIN,
             timers: Timers::default(),
@@ -212,32 +196,26 @@ impl<P: Processor> Task<P> {
     }
 
     /// Drains the states, timers and deduplication ids changed since the last call, serialized
-    /// (states sorted by key).
+    /// (states in the order of their first change).
     pub fn take_changes(&mut self) -> Result<Vec<Change>, StateError> {
-        let changed = std::mem::take(&mut self.changed);
-        let mut keys = Arc::try_unwrap(changed).unwrap_or_else(|shared| (*shared).clone());
-        if !self.dirty.is_empty() {
-            keys.extend(self.dirty.drain());
-            keys.sort_unstable();
-            keys.dedup();
-        }
-        let mut rows = Vec::with_capacity(keys.len() + self.timers.dirty.len());
+        let mut rows = Vec::with_capacity(self.states.changed().len() + self.timers.dirty.len());
         // Serialized into one scratch buffer, then copied out at its exact size: growing a
         // fresh vector per state cost more than the serialization itself.
         let mut scratch = vec![0u8; 16 * 1024];
-        for key in keys {
-            let value = match self.states.get(&key) {
+        self.states.take_changed(|key, state| {
+            let value = match state {
                 Some(s) => Some(match postcard::to_slice(s, &mut scratch) {
                     Ok(bytes) => bytes.to_vec(),
                     Err(_) => postcard::to_allocvec(s).map_err(|e| StateError {
-                        key: key.clone(),
+                        key: key.to_owned(),
                         detail: e.to_string(),
                     })?,
                 }),
                 None => None,
             };
-            rows.push((key, value));
-        }
+            rows.push((key.to_owned(), value));
+            Ok(())
+        })?;
         let timers: Vec<_> = self.timers.dirty.drain().collect();
         for (kind, name) in timers {
             rows.push((Timers::key(kind, &name), self.timers.value(kind, &name)));
@@ -257,11 +235,9 @@ impl<P: Processor> Task<P> {
                     key: key.to_owned(),
                     detail: e.to_string(),
                 })?;
-                self.states.insert(key.to_owned(), state);
+                self.states.restore(key, state);
             }
-            None => {
-                self.states.remove(key);
-            }
+            None => self.states.restore_removal(key),
         }
         Ok(())
     }
@@ -274,12 +250,6 @@ impl<P: Processor> Task<P> {
         out: &mut Vec<OutRecord>,
     ) -> Result<(), EmitError> {
         self.fire(env, TimerKind::WallClock, env.now, out)?;
-        let mut keys = Arc::try_unwrap(std::mem::take(&mut self.changed))
-            .unwrap_or_else(|shared| (*shared).clone());
-        keys.extend(self.dirty.drain());
-        keys.sort_unstable();
-        keys.dedup();
-        self.changed = Arc::new(keys);
         let mut error = None;
         {
             let mut ctx = self.context(env, out, &mut error);
@@ -297,7 +267,6 @@ impl<P: Processor> Task<P> {
         let watermark = self.watermark();
         Context {
             states: &mut self.states,
-            dirty: &mut self.dirty,
             outputs: out,
             tables: env.tables,
             codec: env.codec,
@@ -306,7 +275,6 @@ impl<P: Processor> Task<P> {
             now: env.now,
             source: (usize::MAX, -1),
             timers: &mut self.timers,
-            changed: Arc::clone(&self.changed),
             error,
         }
     }
