@@ -620,11 +620,11 @@ fn apply_line(
                 .position
                 .evaluate_alert(r.reorder_point, r.rearm_margin) =>
         {
-            Some(r)
+            // The buckets only for the alert: they sum the position's open documents.
+            Some((r, state.position.buckets()))
         }
         _ => None,
     };
-    let buckets = state.position.buckets();
     let places = minor_units(state.currency.as_deref());
     let ledger = match kind {
         Some(LocationType::WAREHOUSE | LocationType::DC) => LedgerKind::WSLE,
@@ -644,7 +644,7 @@ fn apply_line(
             unknown_location,
         ));
     }
-    if let Some(rule) = fired {
+    if let Some((rule, buckets)) = fired {
         ctx.emit(&InventoryLowStock {
             event_id: event_id.derive(&[
                 b"low",
