@@ -520,30 +520,29 @@ impl Processor for InventoryLedger {
         let at = input.occurred_at();
         let (tenant, lines, currency) = lines(input)?;
         let (input_index, offset) = ctx.source();
-        // Check every line first so a rejected event changes nothing.
+        // One look at each line's position, before anything is applied:
+        // - a count that would be rejected rejects the event, which then changes nothing;
+        // - after a crash the record may be replayed onto positions whose stored state already
+        //   reflects it (their changelog entry was written, the batch's marker was not). This is
+        //   decided per position before applying, as one record can have several lines for one.
+        let mut keyed: Vec<(String, bool)> = Vec::with_capacity(lines.len());
         for l in &lines {
-            if let MovementKind::Set { .. } = l.kind
-                && let Some(LedgerState::Position(p)) =
-                    ctx.peek(&position_key(tenant, l.location, l.item))
-            {
-                let mut probe = p.position.clone();
-                probe
-                    .apply(&l.kind, at)
-                    .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+            let key = position_key(tenant, l.location, l.item);
+            let mut reflected = false;
+            if let Some(LedgerState::Position(p)) = ctx.peek(&key) {
+                if let MovementKind::Set { .. } = l.kind {
+                    let mut probe = p.position.clone();
+                    probe
+                        .apply(&l.kind, at)
+                        .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+                }
+                reflected = p
+                    .applied
+                    .get(input_index)
+                    .is_some_and(|&next| offset < next);
             }
+            keyed.push((key, reflected));
         }
-        // After a crash the record may be replayed onto positions whose stored state already
-        // reflects it (their changelog entry was written, the batch's marker was not). Decide
-        // per position before applying, as one record can have several lines for a position.
-        let keyed: Vec<(String, bool)> = lines
-            .iter()
-            .map(|l| {
-                let key = position_key(tenant, l.location, l.item);
-                let reflected = matches!(ctx.peek(&key), Some(LedgerState::Position(p))
-                    if p.applied.get(input_index).is_some_and(|&next| offset < next));
-                (key, reflected)
-            })
-            .collect();
         for (l, (key, reflected)) in lines.into_iter().zip(keyed) {
             if !reflected {
                 apply_line(ctx, tenant, key, event_id, at, currency, l)?;
