@@ -93,7 +93,14 @@ impl std::fmt::Display for KeyFormat {
 impl KeyFormat {
     /// Builds the key of a record from its parts.
     pub fn key(&self, p: KeyParts<'_>) -> Result<String, TopicError> {
-        // Called once per output record: no allocation but the key itself.
+        let mut key = String::new();
+        self.key_into(p, &mut key)?;
+        Ok(key)
+    }
+
+    /// Appends the key of a record built from its parts to `key` (nothing on an error).
+    pub fn key_into(&self, p: KeyParts<'_>, key: &mut String) -> Result<(), TopicError> {
+        // Called once per output record, appending to a reused buffer: no allocation.
         fn need<'a>(
             v: Option<&'a str>,
             part: &'static str,
@@ -121,14 +128,13 @@ impl KeyFormat {
                 });
             }
         };
-        let mut key =
-            String::with_capacity(p.tenant.len() + 2 + first.len() + second.map_or(0, str::len));
+        key.reserve(p.tenant.len() + 2 + first.len() + second.map_or(0, str::len));
         key.push_str(p.tenant);
         for s in std::iter::once(first).chain(second) {
             key.push('|');
             key.push_str(s);
         }
-        Ok(key)
+        Ok(())
     }
 
     /// Builds the key of an encoded record.

@@ -18,7 +18,7 @@ use composerp_events::{
 use composerp_ledger::{InventoryLedger, LedgerTables};
 use composerp_runtime::{
     engine::EngineConfig,
-    processor::Tables,
+    processor::{Outputs, Tables},
     store::{Checkpoint, Store},
     task::{Env, Task},
 };
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
                 },
                 |(dir, mut store, mut task)| {
                     let mut outputs = 0usize;
-                    let mut out = Vec::new();
+                    let mut out = Outputs::default();
                     let mut cp = Checkpoint::default();
                     for (b, chunk) in inputs.chunks(batch).enumerate() {
                         let env = Env::new(&processor, &tables, &codec, Timestamp::now());

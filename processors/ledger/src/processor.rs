@@ -551,7 +551,7 @@ impl Processor for InventoryLedger {
         if let LedgerInput::Shipped(t) = input {
             ctx.emit_to(
                 "ledger.transfer-inbound",
-                format!("{}|{}", t.tenant_id, t.to_location_id),
+                &format!("{}|{}", t.tenant_id, t.to_location_id),
                 t,
             );
         }
@@ -1054,7 +1054,7 @@ mod tests {
         let run = || {
             let mut d = TestDriver::new(InventoryLedger);
             d.pipe([receipt("r1", "s1", "a", 10), sale("s1", "s1", "a", 4)]);
-            d.raw_outputs().to_vec()
+            d.raw_outputs().clone()
         };
         assert_eq!(run(), run());
     }

@@ -7,7 +7,7 @@ use composerp_events::{Codec, Event, Timestamp};
 use composerp_topics::TopicCatalog;
 
 use crate::{
-    processor::{Input, OutRecord, Processor, Reject, Tables},
+    processor::{Input, Outputs, Processor, Reject, Tables},
     task::{Env, Outcome, Task},
     timer::Timers,
 };
@@ -31,7 +31,7 @@ pub struct TestDriver<P: Processor> {
     codec: Codec,
     tables: P::Tables,
     task: Task<P>,
-    outputs: Vec<OutRecord>,
+    outputs: Outputs,
     dead_letters: Vec<DeadLetter>,
     next_offset: Vec<i64>,
     now: Timestamp,
@@ -46,7 +46,7 @@ impl<P: Processor> TestDriver<P> {
             codec: Codec::embedded(),
             tables: P::Tables::default(),
             task: Task::new(0),
-            outputs: Vec::new(),
+            outputs: Outputs::default(),
             dead_letters: Vec::new(),
             next_offset: vec![0; n],
             now: Timestamp(0),
@@ -149,7 +149,7 @@ impl<P: Processor> TestDriver<P> {
     }
 
     /// Every output record so far, encoded.
-    pub fn raw_outputs(&self) -> &[OutRecord] {
+    pub fn raw_outputs(&self) -> &Outputs {
         &self.outputs
     }
 
@@ -161,7 +161,7 @@ impl<P: Processor> TestDriver<P> {
         self.outputs
             .iter()
             .filter(|o| o.topic == topic.name)
-            .map(|o| self.codec.decode::<E>(&o.payload).expect("output decodes"))
+            .map(|o| self.codec.decode::<E>(o.payload).expect("output decodes"))
             .collect()
     }
 

@@ -73,7 +73,7 @@ use crate::{
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
     outbox::{self, Outbox, OutboxClosed},
-    processor::{Input, OutRecord, Processor, Reject, Tables},
+    processor::{Input, Outputs, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
     task::{Change, Env, Outcome, StateError, Task},
     timer::TimerKind,
@@ -430,7 +430,7 @@ struct Engine<P: Processor> {
     /// Records the open batch has sent or handed to the outbox.
     sent: u64,
     /// Outputs of the open batch not yet handed to the outbox.
-    outgoing: Vec<OutRecord>,
+    outgoing: Outputs,
     /// Closed batches being committed, oldest first.
     closing: VecDeque<Closing>,
     last_commit: Instant,
@@ -576,7 +576,7 @@ impl<P: Processor> Engine<P> {
     /// Hands the open batch's outputs gathered so far to the outbox, counting them as sent.
     fn hand_over(&mut self) -> Result<(), EngineError> {
         let tag = self.open_tag().encode();
-        let parcel = std::mem::replace(&mut self.outgoing, Vec::with_capacity(PARCEL));
+        let parcel = std::mem::replace(&mut self.outgoing, self.outbox.spare(PARCEL));
         self.sent += parcel.len() as u64;
         Ok(self.outbox.push(tag, parcel)?)
     }
@@ -1450,7 +1450,7 @@ pub fn run<P: Processor>(
         pending: 0,
         seq: 0,
         sent: 0,
-        outgoing: Vec::with_capacity(PARCEL),
+        outgoing: Outputs::with_capacity(PARCEL),
         closing: VecDeque::new(),
         last_commit: Instant::now(),
         meters: Meters::new(P::NAME, &inputs),

@@ -10,7 +10,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        mpsc::{self, RecvTimeoutError, SyncSender},
+        mpsc::{self, Receiver, RecvTimeoutError, SyncSender},
     },
     thread::JoinHandle,
     time::Duration,
@@ -22,7 +22,7 @@ use rdkafka::{
     producer::{BaseProducer, BaseRecord, ProducerContext},
 };
 
-use crate::processor::OutRecord;
+use crate::processor::Outputs;
 
 /// Parcels (one input record's outputs, or a batch's end-of-batch outputs) waiting for the
 /// thread, at most; a full outbox makes the engine wait.
@@ -35,6 +35,9 @@ const IDLE_WAIT: Duration = Duration::from_millis(1);
 /// its record's memory until served).
 const REPORTS_EVERY: u32 = 64;
 
+/// Spent parcels kept for reuse, at most; more (after a burst) are freed.
+const SPARE: usize = 16;
+
 /// The outbox thread stopped (it failed or panicked); the engine cannot emit.
 #[derive(Debug, thiserror::Error)]
 #[error("the output thread of processor {0} stopped")]
@@ -43,13 +46,15 @@ pub struct OutboxClosed(pub &'static str);
 /// Records to queue with one delivery opaque.
 struct Parcel {
     tag: usize,
-    records: Vec<OutRecord>,
+    records: Outputs,
 }
 
 /// The sending side; dropping it lets the thread queue what is left and stop.
 pub struct Outbox {
     processor: &'static str,
     tx: Option<SyncSender<Parcel>>,
+    /// Parcels the thread has queued, cleared, back for reuse.
+    spare: Receiver<Outputs>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -94,13 +99,14 @@ impl Outbox {
         F: Fn(&KafkaError) + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel::<Parcel>(CAPACITY);
+        let (give_back, spare) = mpsc::sync_channel::<Outputs>(SPARE);
         let thread = std::thread::Builder::new()
             .name(format!("{processor}-outbox"))
             .spawn(move || {
                 let mut out: HashMap<&'static str, Counter> = HashMap::new();
                 let mut parcels = 0u32;
                 loop {
-                    let parcel = match rx.recv_timeout(IDLE_WAIT) {
+                    let mut parcel = match rx.recv_timeout(IDLE_WAIT) {
                         Ok(p) => p,
                         Err(RecvTimeoutError::Timeout) => {
                             producer.poll(Duration::ZERO);
@@ -108,10 +114,10 @@ impl Outbox {
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
                     };
-                    for r in &parcel.records {
+                    for r in parcel.records.iter() {
                         let record = BaseRecord::with_opaque_to(r.topic, parcel.tag)
                             .key(r.key.as_bytes())
-                            .payload(r.payload.as_slice());
+                            .payload(r.payload);
                         match send(&producer, record) {
                             Ok(()) => out
                                 .entry(r.topic)
@@ -122,6 +128,10 @@ impl Outbox {
                             Err(e) => refused(&e),
                         }
                     }
+                    // librdkafka copied the records: the buffers go back to the engine thread,
+                    // which allocated them (or are freed here when enough are spare).
+                    parcel.records.clear();
+                    let _ = give_back.try_send(parcel.records);
                     parcels = parcels.wrapping_add(1);
                     if parcels.is_multiple_of(REPORTS_EVERY) {
                         producer.poll(Duration::ZERO);
@@ -132,12 +142,13 @@ impl Outbox {
         Ok(Outbox {
             processor,
             tx: Some(tx),
+            spare,
             thread: Some(thread),
         })
     }
 
     /// Queues `records` with delivery opaque `tag`, waiting while the outbox is full.
-    pub fn push(&self, tag: usize, records: Vec<OutRecord>) -> Result<(), OutboxClosed> {
+    pub fn push(&self, tag: usize, records: Outputs) -> Result<(), OutboxClosed> {
         if records.is_empty() {
             return Ok(());
         }
@@ -146,6 +157,16 @@ impl Outbox {
             .ok_or(OutboxClosed(self.processor))?
             .send(Parcel { tag, records })
             .map_err(|_| OutboxClosed(self.processor))
+    }
+}
+
+impl Outbox {
+    /// An empty parcel to fill: a spent one back from the thread, or a new one with room for
+    /// `records` records.
+    pub fn spare(&self, records: usize) -> Outputs {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| Outputs::with_capacity(records))
     }
 }
 
@@ -189,12 +210,12 @@ mod tests {
         }
     }
 
-    fn record(bytes: usize) -> OutRecord {
-        OutRecord {
-            topic: "composerp.outbox-test",
-            key: "k".into(),
-            payload: vec![7; bytes],
+    fn records(sizes: &[usize]) -> Outputs {
+        let mut out = Outputs::default();
+        for &bytes in sizes {
+            out.push("composerp.outbox-test", "k", &vec![7; bytes]);
         }
+        out
     }
 
     #[test]
@@ -216,11 +237,9 @@ mod tests {
             })
             .expect("outbox")
         };
-        outbox.push(1, vec![record(10), record(10)]).expect("push");
-        outbox.push(1, Vec::new()).expect("nothing to push");
-        outbox
-            .push(2, vec![record(5_000), record(10)])
-            .expect("push");
+        outbox.push(1, records(&[10, 10])).expect("push");
+        outbox.push(1, Outputs::default()).expect("nothing to push");
+        outbox.push(2, records(&[5_000, 10])).expect("push");
         let reports = &producer.context().0;
         let started = Instant::now();
         while reports[1].load(Ordering::Relaxed) + reports[2].load(Ordering::Relaxed) < 3 {

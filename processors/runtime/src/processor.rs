@@ -148,15 +148,142 @@ pub trait Processor: Send + Sync + 'static {
     fn on_timer(&self, _timer: &Timer, _ctx: &mut Context<'_, Self::State, Self::Tables>) {}
 }
 
-/// One output record, encoded, with its destination.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutRecord {
+/// One output record, encoded, with its destination (borrowed from [`Outputs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutRecord<'a> {
     /// Kafka topic name (the topic catalog's, which lives as long as the process).
     pub topic: &'static str,
     /// Record key.
-    pub key: String,
+    pub key: &'a str,
     /// Confluent-framed Avro value.
-    pub payload: Vec<u8>,
+    pub payload: &'a [u8],
+}
+
+/// Where one record of [`Outputs`] ends in its buffers (it starts where the one before ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    topic: &'static str,
+    key_end: usize,
+    payload_end: usize,
+}
+
+/// Encoded output records, their keys in one string and their payloads in one buffer: once the
+/// buffers have grown, emitting allocates nothing, and a spent `Outputs` is cleared and reused
+/// (the broker engine hands it back from its output thread, so no record's memory is freed on
+/// a thread other than the one that allocated it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    keys: String,
+    payloads: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+impl Outputs {
+    /// Empty, with room for `records` records of about 256 bytes before growing.
+    pub fn with_capacity(records: usize) -> Self {
+        Outputs {
+            keys: String::with_capacity(records * 32),
+            payloads: Vec::with_capacity(records * 224),
+            spans: Vec::with_capacity(records),
+        }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Bytes of keys and payloads held.
+    pub fn bytes(&self) -> usize {
+        self.keys.len() + self.payloads.len()
+    }
+
+    /// The `i`-th record.
+    pub fn get(&self, i: usize) -> Option<OutRecord<'_>> {
+        let span = self.spans.get(i)?;
+        let (key_start, payload_start) = match i.checked_sub(1) {
+            Some(j) => (self.spans[j].key_end, self.spans[j].payload_end),
+            None => (0, 0),
+        };
+        Some(OutRecord {
+            topic: span.topic,
+            key: &self.keys[key_start..span.key_end],
+            payload: &self.payloads[payload_start..span.payload_end],
+        })
+    }
+
+    /// The records in emission order.
+    pub fn iter(&self) -> impl Iterator<Item = OutRecord<'_>> {
+        self.spans.iter().scan((0, 0), |start, span| {
+            let r = OutRecord {
+                topic: span.topic,
+                key: &self.keys[start.0..span.key_end],
+                payload: &self.payloads[start.1..span.payload_end],
+            };
+            *start = (span.key_end, span.payload_end);
+            Some(r)
+        })
+    }
+
+    /// Appends a record.
+    pub fn push(&mut self, topic: &'static str, key: &str, payload: &[u8]) {
+        self.keys.push_str(key);
+        self.payloads.extend_from_slice(payload);
+        self.close_record(topic);
+    }
+
+    /// Appends a record whose key and payload `write` appends to the two buffers; on an error
+    /// nothing is appended.
+    pub fn push_with<E>(
+        &mut self,
+        topic: &'static str,
+        write: impl FnOnce(&mut String, &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (keys, payloads) = (self.keys.len(), self.payloads.len());
+        match write(&mut self.keys, &mut self.payloads) {
+            Ok(()) => {
+                self.close_record(topic);
+                Ok(())
+            }
+            Err(e) => {
+                self.keys.truncate(keys);
+                self.payloads.truncate(payloads);
+                Err(e)
+            }
+        }
+    }
+
+    fn close_record(&mut self, topic: &'static str) {
+        self.spans.push(Span {
+            topic,
+            key_end: self.keys.len(),
+            payload_end: self.payloads.len(),
+        });
+    }
+
+    /// Keeps the first `len` records.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.spans.len() {
+            return;
+        }
+        self.spans.truncate(len);
+        let (keys, payloads) = self
+            .spans
+            .last()
+            .map_or((0, 0), |s| (s.key_end, s.payload_end));
+        self.keys.truncate(keys);
+        self.payloads.truncate(payloads);
+    }
+
+    /// Removes every record, keeping the buffers' capacity.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
 }
 
 /// Why an output cannot be emitted: a bug, not bad input, so the batch fails.
@@ -177,7 +304,7 @@ pub enum EmitError {
 /// clock and the outputs.
 pub struct Context<'a, S, T> {
     pub(crate) states: &'a mut crate::states::States<S>,
-    pub(crate) outputs: &'a mut Vec<OutRecord>,
+    pub(crate) outputs: &'a mut Outputs,
     pub(crate) tables: &'a T,
     pub(crate) codec: &'a Codec,
     pub(crate) topics: &'static TopicCatalog,
@@ -254,44 +381,99 @@ impl<S: Default, T> Context<'_, S, T> {
 
     /// Emits an event on the topic that carries its record type, keyed by the topic's format.
     pub fn emit<E: Event>(&mut self, event: &E) {
-        let r = self
-            .topics
-            .for_value(E::FULL_NAME)
-            .ok_or(EmitError::NoTopic(E::FULL_NAME))
-            .and_then(|topic| {
-                let key = topic.key.key(event.key_parts())?;
-                Ok(OutRecord {
-                    topic: topic.name.as_str(),
-                    key,
-                    payload: self.codec.encode(event)?,
-                })
-            });
-        self.push(r);
+        let Some(topic) = self.topics.for_value(E::FULL_NAME) else {
+            self.fail(EmitError::NoTopic(E::FULL_NAME));
+            return;
+        };
+        let codec = self.codec;
+        let r = self.outputs.push_with(
+            topic.name.as_str(),
+            |key, payload| -> Result<(), EmitError> {
+                topic.key.key_into(event.key_parts(), key)?;
+                Ok(codec.encode_into(event, payload)?)
+            },
+        );
+        if let Err(e) = r {
+            self.fail(e);
+        }
     }
 
     /// Emits an event on the topic `topic_id` with an explicit key (repartitioning).
-    pub fn emit_to<E: Event>(&mut self, topic_id: &str, key: String, event: &E) {
-        let r = self
-            .topics
-            .get(topic_id)
-            .map_err(EmitError::from)
-            .and_then(|topic| {
-                let payload = self.codec.encode(event)?;
-                Ok(OutRecord {
-                    topic: topic.name.as_str(),
-                    key,
-                    payload,
-                })
-            });
-        self.push(r);
+    pub fn emit_to<E: Event>(&mut self, topic_id: &str, key: &str, event: &E) {
+        let topic = match self.topics.get(topic_id) {
+            Ok(t) => t,
+            Err(e) => return self.fail(e.into()),
+        };
+        let codec = self.codec;
+        let r = self.outputs.push_with(
+            topic.name.as_str(),
+            |keys, payload| -> Result<(), EmitError> {
+                codec.encode_into(event, payload)?;
+                keys.push_str(key);
+                Ok(())
+            },
+        );
+        if let Err(e) = r {
+            self.fail(e);
+        }
     }
 
-    fn push(&mut self, r: Result<OutRecord, EmitError>) {
-        match r {
-            Ok(o) => self.outputs.push(o),
-            Err(e) => {
-                self.error.get_or_insert(e);
-            }
-        }
+    fn fail(&mut self, e: EmitError) {
+        self.error.get_or_insert(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(out: &Outputs) -> Vec<(&str, &str, Vec<u8>)> {
+        out.iter()
+            .map(|r| (r.topic, r.key, r.payload.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn outputs_keep_each_record_apart_in_shared_buffers() {
+        let mut out = Outputs::default();
+        out.push("a", "k1", b"one");
+        out.push("b", "", b"");
+        out.push("a", "k3", b"three");
+        assert_eq!(
+            listed(&out),
+            [
+                ("a", "k1", b"one".to_vec()),
+                ("b", "", Vec::new()),
+                ("a", "k3", b"three".to_vec())
+            ]
+        );
+        assert_eq!(out.get(2).map(|r| r.key), Some("k3"));
+        assert_eq!(out.get(3), None);
+        assert_eq!(out.bytes(), 4 + 8);
+
+        out.truncate(1);
+        assert_eq!(listed(&out), [("a", "k1", b"one".to_vec())]);
+        out.push("c", "k2", b"two");
+        assert_eq!(
+            out.get(1).map(|r| (r.key, r.payload)),
+            Some(("k2", &b"two"[..]))
+        );
+        out.clear();
+        assert!(out.is_empty());
+        assert_eq!(out.bytes(), 0);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_trace() {
+        let mut out = Outputs::default();
+        out.push("a", "k1", b"one");
+        let r = out.push_with("a", |key, payload| {
+            key.push_str("half");
+            payload.extend_from_slice(b"written");
+            Err("refused")
+        });
+        assert_eq!(r, Err("refused"));
+        assert_eq!(listed(&out), [("a", "k1", b"one".to_vec())]);
+        assert_eq!(out.bytes(), 5);
     }
 }

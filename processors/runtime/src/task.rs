@@ -6,7 +6,7 @@ use composerp_topics::TopicCatalog;
 
 use crate::{
     dedupe::{Dedupe, Verdict},
-    processor::{Context, EmitError, Input, OutRecord, Processor, Reject},
+    processor::{Context, EmitError, Input, Outputs, Processor, Reject},
     states::States,
     timer::{TimerKind, Timers},
 };
@@ -111,7 +111,7 @@ impl<P: Processor> Task<P> {
         offset: i64,
         written: i64,
         bytes: &[u8],
-        out: &mut Vec<OutRecord>,
+        out: &mut Outputs,
     ) -> Result<Outcome, EmitError> {
         if offset < self.offsets[index] {
             return Ok(Outcome::AlreadyApplied);
@@ -178,7 +178,7 @@ impl<P: Processor> Task<P> {
         env: &Env<'_, P>,
         kind: TimerKind,
         now: Timestamp,
-        out: &mut Vec<OutRecord>,
+        out: &mut Outputs,
     ) -> Result<usize, EmitError> {
         let mut fired = 0;
         while let Some(timer) = self.timers.pop_due(kind, now) {
@@ -244,11 +244,7 @@ impl<P: Processor> Task<P> {
 
     /// Runs the wall-clock timers due at the batch's time, then lets the processor emit its
     /// coalesced results for the batch.
-    pub fn end_batch(
-        &mut self,
-        env: &Env<'_, P>,
-        out: &mut Vec<OutRecord>,
-    ) -> Result<(), EmitError> {
+    pub fn end_batch(&mut self, env: &Env<'_, P>, out: &mut Outputs) -> Result<(), EmitError> {
         self.fire(env, TimerKind::WallClock, env.now, out)?;
         let mut error = None;
         {
@@ -261,7 +257,7 @@ impl<P: Processor> Task<P> {
     fn context<'a>(
         &'a mut self,
         env: &'a Env<'_, P>,
-        out: &'a mut Vec<OutRecord>,
+        out: &'a mut Outputs,
         error: &'a mut Option<EmitError>,
     ) -> Context<'a, P::State, P::Tables> {
         let watermark = self.watermark();
