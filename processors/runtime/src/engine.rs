@@ -103,7 +103,7 @@ const _: () = assert!(SLOTS.is_power_of_two() && SLOTS <= 8);
 
 /// Outputs handed to the outbox at a time: one handover per input record cost a thread wake-up
 /// each, more than queueing the records.
-const PARCEL: usize = 1_024;
+pub const PARCEL: usize = 1_024;
 
 /// How long a commit waits for acknowledgements before the process gives up (librdkafka's
 /// `message.timeout.ms` fails a record before this).

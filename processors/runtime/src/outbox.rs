@@ -38,6 +38,10 @@ const REPORTS_EVERY: u32 = 64;
 /// Spent parcels kept for reuse, at most; more (after a burst) are freed.
 const SPARE: usize = 16;
 
+/// A spent parcel larger than this (a large batch's end-of-batch outputs) is freed rather than
+/// kept, so the spare parcels hold at most `SPARE` × this.
+const SPARE_BYTES: usize = 1 << 20;
+
 /// The outbox thread stopped (it failed or panicked); the engine cannot emit.
 #[derive(Debug, thiserror::Error)]
 #[error("the output thread of processor {0} stopped")]
@@ -129,9 +133,12 @@ impl Outbox {
                         }
                     }
                     // librdkafka copied the records: the buffers go back to the engine thread,
-                    // which allocated them (or are freed here when enough are spare).
-                    parcel.records.clear();
-                    let _ = give_back.try_send(parcel.records);
+                    // which allocated them (or are freed here when too large or enough are
+                    // spare).
+                    if parcel.records.capacity_bytes() <= SPARE_BYTES {
+                        parcel.records.clear();
+                        let _ = give_back.try_send(parcel.records);
+                    }
                     parcels = parcels.wrapping_add(1);
                     if parcels.is_multiple_of(REPORTS_EVERY) {
                         producer.poll(Duration::ZERO);
@@ -246,6 +253,11 @@ mod tests {
             assert!(started.elapsed() < Duration::from_secs(20), "no reports");
             std::thread::sleep(Duration::from_millis(10));
         }
+        let spent = outbox.spare(0);
+        assert!(
+            spent.is_empty() && spent.capacity_bytes() > 0,
+            "a queued parcel comes back empty, with its buffers, for reuse"
+        );
         drop(outbox);
         assert_eq!(reports[1].load(Ordering::Relaxed), 2);
         assert_eq!(reports[2].load(Ordering::Relaxed), 1);

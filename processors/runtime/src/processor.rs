@@ -266,6 +266,13 @@ impl Outputs {
         });
     }
 
+    /// Bytes the buffers can hold before they grow.
+    pub fn capacity_bytes(&self) -> usize {
+        self.keys.capacity()
+            + self.payloads.capacity()
+            + self.spans.capacity() * std::mem::size_of::<Span>()
+    }
+
     /// Keeps the first `len` records.
     pub fn truncate(&mut self, len: usize) {
         if len >= self.spans.len() {
