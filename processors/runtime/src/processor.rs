@@ -205,29 +205,26 @@ impl Outputs {
 
     /// The `i`-th record.
     pub fn get(&self, i: usize) -> Option<OutRecord<'_>> {
-        let span = self.spans.get(i)?;
-        let (key_start, payload_start) = match i.checked_sub(1) {
-            Some(j) => (self.spans[j].key_end, self.spans[j].payload_end),
-            None => (0, 0),
-        };
-        Some(OutRecord {
-            topic: span.topic,
-            key: &self.keys[key_start..span.key_end],
-            payload: &self.payloads[payload_start..span.payload_end],
-        })
+        (i < self.spans.len()).then(|| self.record(i))
     }
 
     /// The records in emission order.
     pub fn iter(&self) -> impl Iterator<Item = OutRecord<'_>> {
-        self.spans.iter().scan((0, 0), |start, span| {
-            let r = OutRecord {
-                topic: span.topic,
-                key: &self.keys[start.0..span.key_end],
-                payload: &self.payloads[start.1..span.payload_end],
-            };
-            *start = (span.key_end, span.payload_end);
-            Some(r)
-        })
+        (0..self.spans.len()).map(|i| self.record(i))
+    }
+
+    /// Record `i` (< len): it starts where record `i - 1` ends.
+    fn record(&self, i: usize) -> OutRecord<'_> {
+        let span = self.spans[i];
+        let (key_start, payload_start) = match i.checked_sub(1) {
+            Some(j) => (self.spans[j].key_end, self.spans[j].payload_end),
+            None => (0, 0),
+        };
+        OutRecord {
+            topic: span.topic,
+            key: &self.keys[key_start..span.key_end],
+            payload: &self.payloads[payload_start..span.payload_end],
+        }
     }
 
     /// Appends a record.
