@@ -243,6 +243,9 @@ pub struct RunArgs {
     /// Commit after this many input records (default 50,000).
     #[arg(long)]
     pub batch_records: Option<usize>,
+    /// Threads that handle records, each partition on one of them (default: the machine's cores).
+    #[arg(long, env = "COMPOSERP_PROCESSING_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     /// Consumer group (default composerp-<processor>); a new group takes every partition over
     /// from the changelog, e.g. for a blue/green switch.
     #[arg(long, env = "COMPOSERP_GROUP")]

@@ -60,7 +60,7 @@ use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
     error::KafkaError,
-    message::{Header, Headers, OwnedHeaders},
+    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
     producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext},
     types::RDKafkaRespErr,
 };
@@ -73,9 +73,10 @@ use crate::{
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
     outbox::{self, Outbox, OutboxClosed},
+    parallel::{Record, Workers},
     processor::{Input, Outputs, Processor, Reject, Tables},
     store::{Checkpoint, Store, StoreError},
-    task::{Change, Env, Outcome, StateError, Task},
+    task::{Change, Env, StateError, Task},
     timer::TimerKind,
 };
 
@@ -196,6 +197,9 @@ pub enum EngineError {
     /// Outputs can no longer be queued.
     #[error(transparent)]
     Outbox(#[from] OutboxClosed),
+    /// The processing threads could not be started.
+    #[error("processing threads: {0}")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
 }
 
 /// How the engine batches and where it keeps state.
@@ -211,6 +215,8 @@ pub struct EngineConfig {
     pub store_interval: Duration,
     /// ...or once a partition has this many changed keys staged for it.
     pub store_keys: usize,
+    /// Threads that handle a round of records, partitions split between them.
+    pub threads: usize,
     /// Consumer group; None means `composerp-<processor>`. Another group is another deployment
     /// of the processor: it takes partitions over from the changelog, not from the group.
     pub group: Option<String>,
@@ -227,6 +233,7 @@ impl EngineConfig {
             batch_interval: Duration::from_millis(500),
             store_interval: Duration::from_secs(5),
             store_keys: 50_000,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             group: None,
         }
     }
@@ -431,6 +438,8 @@ struct Engine<P: Processor> {
     sent: u64,
     /// Outputs of the open batch not yet handed to the outbox.
     outgoing: Outputs,
+    /// Threads that handle a round of records.
+    workers: Workers,
     /// Closed batches being committed, oldest first.
     closing: VecDeque<Closing>,
     last_commit: Instant,
@@ -522,46 +531,52 @@ impl<P: Processor> Engine<P> {
         Ok(tpl)
     }
 
-    /// Handles one record of input `index`, written to its topic at `written` (micros: the
-    /// record's Kafka timestamp; None, when the broker gave none, counts as `now`), with `now`
-    /// as the wall clock (read once per poll round rather than per record).
-    #[allow(clippy::too_many_arguments)]
-    fn handle(
+    /// Handles a round of consumed records (`keys[i]` is `records[i]`'s key) on up to
+    /// [`EngineConfig::threads`] threads, partitions split between them
+    /// ([`crate::parallel`]), with `now` as the wall clock (read once per round rather
+    /// than per record).
+    fn handle_round(
         &mut self,
         now: Timestamp,
-        index: usize,
-        partition: i32,
-        offset: i64,
-        written: Option<i64>,
-        key: Option<&[u8]>,
-        bytes: &[u8],
+        records: &[Record<'_>],
+        keys: &[Option<&[u8]>],
     ) -> Result<(), EngineError> {
-        let Some(running) = self.tasks.get_mut(&partition) else {
-            return Ok(());
-        };
-        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
-        let env = Env::new(&self.processor, &tables, &self.codec, now);
-        let written = written.unwrap_or(env.now.0);
-        let outcome =
-            running
-                .task
-                .handle(&env, index, offset, written, bytes, &mut self.outgoing)?;
-        drop(tables);
-        if self.outgoing.len() >= PARCEL {
+        // A partition's outputs keep their order: whatever is gathered goes out first.
+        if !self.outgoing.is_empty() {
             self.hand_over()?;
         }
-        if outcome == Outcome::AlreadyApplied {
-            // Read again because fetches start a little early (FETCH_REWIND).
-            return Ok(());
-        }
-        self.meters.records_in[index].increment(1);
-        self.pending += 1;
-        match outcome {
-            Outcome::Applied | Outcome::AlreadyApplied => {}
-            Outcome::Duplicate => self.meters.duplicates[index].increment(1),
-            Outcome::Rejected(reject) => {
-                self.dead_letter(index, partition, offset, key, bytes, &reject)?
+        let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
+        let env = Env::new(&self.processor, &tables, &self.codec, now);
+        let outbox = &self.outbox;
+        let shares = self.workers.handle_round(
+            &env,
+            self.tasks.iter_mut().map(|(p, r)| (*p, &mut r.task)),
+            records,
+            PARCEL,
+            || outbox.spare(PARCEL),
+        );
+        drop(tables);
+        let tag = self.open_tag().encode();
+        let mut rejected = Vec::new();
+        for share in shares {
+            for parcel in share.parcels {
+                self.sent += parcel.len() as u64;
+                self.outbox.push(tag, parcel)?;
             }
+            for (index, (&n, &d)) in share.handled.iter().zip(&share.duplicates).enumerate() {
+                self.meters.records_in[index].increment(n);
+                self.meters.duplicates[index].increment(d);
+                self.pending += n as usize;
+            }
+            if let Some(e) = share.error {
+                return Err(e.into());
+            }
+            rejected.extend(share.rejected);
+        }
+        rejected.sort_unstable_by_key(|r| r.0);
+        for (at, reject) in rejected {
+            let r = &records[at];
+            self.dead_letter(r.index, r.partition, r.offset, keys[at], r.bytes, &reject)?;
         }
         Ok(())
     }
@@ -1244,73 +1259,141 @@ fn follow_tables<P: Processor>(
     Ok(())
 }
 
-/// Handles up to `max` records `consumer` has at hand, without waiting; returns how many it
-/// handled. A failure is left in the engine for the loop to report.
-fn pump<P: Processor, C: ConsumerContext>(
+/// A consumed record kept for the round, with its input's index and the epoch of the task it
+/// was checked against.
+struct Polled<'c> {
+    message: BorrowedMessage<'c>,
+    index: usize,
+    epoch: i64,
+}
+
+/// Takes up to `max` records `consumer` has at hand, without waiting, checking each for gaps
+/// against its partition's offsets as the records kept before it will leave them (`ahead`).
+/// Returns how many it polled.
+fn collect<'c, P: Processor, C: ConsumerContext>(
     engine: &Mutex<Engine<P>>,
-    consumer: &BaseConsumer<C>,
+    consumer: &'c BaseConsumer<C>,
     max: usize,
+    ahead: &mut HashMap<(usize, i32), i64>,
+    kept: &mut Vec<Polled<'c>>,
 ) -> usize {
-    let mut handled = 0;
-    // One clock reading for the round: a round is at most `max` records, milliseconds.
-    let now = Timestamp::now();
-    while handled < max {
+    let mut polled = 0;
+    while polled < max {
+        // Polling serves rebalances, which take the engine: it is not held here.
         let Some(msg) = consumer.poll(Duration::ZERO) else {
             break;
+        };
+        polled += 1;
+        let m = match msg {
+            Ok(m) => m,
+            Err(err) => {
+                tracing::warn!(error = %err, "Consumer error.");
+                continue;
+            }
         };
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
         if e.failed.is_some() {
             break;
         }
-        match msg {
-            Ok(m) => {
-                let Some(index) = e.index_of(m.topic()) else {
-                    continue;
-                };
-                let eng: &mut Engine<P> = &mut e;
-                let expected = eng.tasks.get(&m.partition()).map(|r| r.task.offsets[index]);
-                match eng.gaps.check(expected, index, m.partition(), m.offset()) {
-                    GapCheck::Continue => {}
-                    GapCheck::Drop => continue,
-                    GapCheck::Refetch(from) => {
-                        tracing::info!(
-                            topic = m.topic(),
-                            partition = m.partition(),
-                            offset = m.offset(),
-                            expected = from,
-                            "Gap in the input; fetching it again."
-                        );
-                        if let Err(err) = consumer.seek(
-                            m.topic(),
-                            m.partition(),
-                            Offset::Offset((from - FETCH_REWIND).max(0)),
-                            Duration::from_secs(10),
-                        ) {
-                            tracing::warn!(error = %err, "Seek failed; the gap is accepted.");
-                            e.gaps.clear(index, m.partition());
-                        } else {
-                            continue;
-                        }
-                    }
-                }
-                if let Err(err) = e.handle(
-                    now,
-                    index,
+        let Some(index) = e.index_of(m.topic()) else {
+            continue;
+        };
+        let eng: &mut Engine<P> = &mut e;
+        let Some(running) = eng.tasks.get(&m.partition()) else {
+            continue;
+        };
+        let epoch = running.epoch;
+        let stored = running.task.offsets[index];
+        let key = (index, m.partition());
+        let expected = ahead.get(&key).map_or(stored, |&a| a.max(stored));
+        match eng
+            .gaps
+            .check(Some(expected), index, m.partition(), m.offset())
+        {
+            GapCheck::Continue => {}
+            GapCheck::Drop => continue,
+            GapCheck::Refetch(from) => {
+                tracing::info!(
+                    topic = m.topic(),
+                    partition = m.partition(),
+                    offset = m.offset(),
+                    expected = from,
+                    "Gap in the input; fetching it again."
+                );
+                if let Err(err) = consumer.seek(
+                    m.topic(),
                     m.partition(),
-                    m.offset(),
-                    m.timestamp().to_millis().map(|ms| ms.saturating_mul(1_000)),
-                    m.key(),
-                    m.payload().unwrap_or_default(),
+                    Offset::Offset((from - FETCH_REWIND).max(0)),
+                    Duration::from_secs(10),
                 ) {
-                    e.failed = Some(err);
-                    break;
+                    tracing::warn!(error = %err, "Seek failed; the gap is accepted.");
+                    eng.gaps.clear(index, m.partition());
+                } else {
+                    continue;
                 }
-                handled += 1;
             }
-            Err(err) => tracing::warn!(error = %err, "Consumer error."),
         }
+        // As the task will: a record at or past the next offset moves it on.
+        if m.offset() >= expected {
+            ahead.insert(key, m.offset() + 1);
+        }
+        drop(e);
+        kept.push(Polled {
+            message: m,
+            index,
+            epoch,
+        });
     }
-    handled
+    polled
+}
+
+/// Handles up to `max` records each consumer has at hand, without waiting; returns how many it
+/// polled. A failure is left in the engine for the loop to report.
+fn pump<P: Processor, C: ConsumerContext>(
+    engine: &Mutex<Engine<P>>,
+    consumer: &BaseConsumer<C>,
+    data: &BaseConsumer,
+    max: usize,
+) -> usize {
+    // One clock reading for the round: a round is a few thousand records, milliseconds.
+    let now = Timestamp::now();
+    let mut ahead = HashMap::new();
+    let mut kept = Vec::new();
+    let polled = collect(engine, consumer, max, &mut ahead, &mut kept)
+        + collect(engine, data, max, &mut ahead, &mut kept);
+    if kept.is_empty() {
+        return polled;
+    }
+    let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+    if e.failed.is_some() {
+        return polled;
+    }
+    // A rebalance while polling may have released or restored a partition: its records from
+    // before are not this task's to handle (they are fetched again from its state's offsets).
+    kept.retain(|k| {
+        e.tasks
+            .get(&k.message.partition())
+            .is_some_and(|r| r.epoch == k.epoch)
+    });
+    let records: Vec<Record<'_>> = kept
+        .iter()
+        .map(|k| Record {
+            index: k.index,
+            partition: k.message.partition(),
+            offset: k.message.offset(),
+            written: k
+                .message
+                .timestamp()
+                .to_millis()
+                .map_or(now.0, |ms| ms.saturating_mul(1_000)),
+            bytes: k.message.payload().unwrap_or_default(),
+        })
+        .collect();
+    let keys: Vec<Option<&[u8]>> = kept.iter().map(|k| k.message.key()).collect();
+    if let Err(err) = e.handle_round(now, &records, &keys) {
+        e.failed = Some(err);
+    }
+    polled
 }
 
 /// Fetches the stalled partitions this process holds once more, from their recorded offsets;
@@ -1451,6 +1534,7 @@ pub fn run<P: Processor>(
         seq: 0,
         sent: 0,
         outgoing: Outputs::with_capacity(PARCEL),
+        workers: Workers::new(P::NAME, cfg.threads)?,
         closing: VecDeque::new(),
         last_commit: Instant::now(),
         meters: Meters::new(P::NAME, &inputs),
@@ -1534,7 +1618,7 @@ pub fn run<P: Processor>(
         // inputs. Drain both without waiting; when both are empty, sleep a millisecond rather
         // than wait in one consumer's poll, so that records arriving at the other are not kept
         // waiting (and rdkafka's poll spins through the last millisecond of its timeout).
-        let handled = pump(&engine, &consumer, 2_000) + pump(&engine, &data, 2_000);
+        let handled = pump(&engine, &consumer, &data, 2_000);
         if handled == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }

@@ -28,6 +28,7 @@ pub mod kafka;
 pub mod lag;
 pub mod local;
 mod outbox;
+pub mod parallel;
 pub mod processor;
 pub mod publish;
 pub mod registry;

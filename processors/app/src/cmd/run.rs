@@ -40,6 +40,9 @@ pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.batch_records {
         config.batch_records = n;
     }
+    if let Some(n) = args.threads {
+        config.threads = n.into();
+    }
     config.group = args.group;
     let mut handles = Vec::new();
     for name in names {
