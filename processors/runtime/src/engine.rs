@@ -15,6 +15,11 @@
 //!   processed ([`Closing`]). Steps run in batch order, so a batch's changelog entries follow
 //!   every acknowledged output of the batches before it; at most [`MAX_CLOSING`] batches wait
 //!   at a time. Revocation, assignment and a clean stop wait for all of them.
+//! - Rounds: the records both consumers have at hand (up to a few thousand) are checked for
+//!   gaps, then handled together, the partitions split between this thread and a pool of
+//!   helpers ([`crate::parallel`]); a partition's records stay on one thread, in order. A
+//!   rebalance served while polling drops the round's records of partitions it released or
+//!   restored (their state's offsets say where to fetch them again).
 //! - Outputs go to librdkafka through the outbox thread (`crate::outbox`), while this thread
 //!   processes the next records; a batch counts what it handed over and the delivery reports
 //!   what the broker acknowledged, so its steps wait for its outputs whichever thread queued
@@ -247,6 +252,8 @@ struct Meters {
     batches: Counter,
     commit_seconds: Histogram,
     batch_records: Histogram,
+    round_records: Histogram,
+    shared_rounds: Counter,
     restored: Counter,
     keys: Gauge,
     dedupe_ids: Gauge,
@@ -269,6 +276,8 @@ impl Meters {
             batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
             commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
             batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
+            round_records: metrics::histogram!("composerp_processor_round_records", "processor" => processor),
+            shared_rounds: metrics::counter!("composerp_processor_shared_rounds_total", "processor" => processor),
             restored: metrics::counter!("composerp_processor_restored_records_total", "processor" => processor),
             keys: metrics::gauge!("composerp_processor_state_keys", "processor" => processor),
             dedupe_ids: metrics::gauge!("composerp_processor_dedupe_ids", "processor" => processor),
@@ -556,6 +565,10 @@ impl<P: Processor> Engine<P> {
             || outbox.spare(PARCEL),
         );
         drop(tables);
+        self.meters.round_records.record(records.len() as f64);
+        if shares.len() > 1 {
+            self.meters.shared_rounds.increment(1);
+        }
         let tag = self.open_tag().encode();
         let mut rejected = Vec::new();
         for share in shares {

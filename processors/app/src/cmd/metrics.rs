@@ -5,8 +5,8 @@ use axum::{Router, routing::get};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-/// Installs the process-wide recorder: durations as histograms in seconds, batch sizes as
-/// histograms in records, everything else as counters and gauges.
+/// Installs the process-wide recorder: durations as histograms in seconds, batch and round
+/// sizes as histograms in records, everything else as counters and gauges.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     PrometheusBuilder::new()
         .set_buckets_for_metric(
@@ -20,6 +20,14 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
                 Matcher::Suffix("batch_records".into()),
                 &[
                     1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 20_000.0, 50_000.0,
+                ],
+            )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Suffix("round_records".into()),
+                &[
+                    1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_000.0, 4_000.0,
                 ],
             )
         })
