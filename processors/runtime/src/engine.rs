@@ -1281,13 +1281,13 @@ struct Polled<'c> {
 }
 
 /// Takes up to `max` records `consumer` has at hand, without waiting, checking each for gaps
-/// against its partition's offsets as the records kept before it will leave them (`ahead`).
-/// Returns how many it polled.
+/// against its partition's offsets as the records kept before it will leave them (`ahead`:
+/// the task's epoch and next offset, per input and partition). Returns how many it polled.
 fn collect<'c, P: Processor, C: ConsumerContext>(
     engine: &Mutex<Engine<P>>,
     consumer: &'c BaseConsumer<C>,
     max: usize,
-    ahead: &mut HashMap<(usize, i32), i64>,
+    ahead: &mut HashMap<(usize, i32), (i64, i64)>,
     kept: &mut Vec<Polled<'c>>,
 ) -> usize {
     let mut polled = 0;
@@ -1318,7 +1318,12 @@ fn collect<'c, P: Processor, C: ConsumerContext>(
         let epoch = running.epoch;
         let stored = running.task.offsets[index];
         let key = (index, m.partition());
-        let expected = ahead.get(&key).map_or(stored, |&a| a.max(stored));
+        // What the records kept before this one will move the offset to, if they are of the
+        // same task (a rebalance may have restored the partition since).
+        let expected = match ahead.get(&key) {
+            Some(&(of, next)) if of == epoch => next.max(stored),
+            _ => stored,
+        };
         match eng
             .gaps
             .check(Some(expected), index, m.partition(), m.offset())
@@ -1348,7 +1353,7 @@ fn collect<'c, P: Processor, C: ConsumerContext>(
         }
         // As the task will: a record at or past the next offset moves it on.
         if m.offset() >= expected {
-            ahead.insert(key, m.offset() + 1);
+            ahead.insert(key, (epoch, m.offset() + 1));
         }
         drop(e);
         kept.push(Polled {
