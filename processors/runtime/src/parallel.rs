@@ -9,8 +9,8 @@ use crate::{
     task::{Env, Outcome, Task},
 };
 
-/// Fewer records than this per thread run on fewer threads: starting a thread costs about as
-/// much as handling a few records.
+/// Fewer records than this per thread run on fewer threads: waking a helper and waiting for it
+/// costs about as much as handling a few records.
 pub const MIN_PER_THREAD: usize = 256;
 
 /// One consumed record of a round.
