@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduces the "ledger on one core" figures of BENCHMARKS.md: criterion medians of 20,000
 # three-line receipts (60,000 sale lines) through decode, the ledger, output encoding and the
-# redb store, in one batch of all 20,000 records (as the engine batches them) and of 4,000, with a plain
+# fjall store, in one batch of all 20,000 records (as the engine batches them) and of 4,000, with a plain
 # Avro decode of the same receipts measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

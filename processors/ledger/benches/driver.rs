@@ -1,6 +1,6 @@
 //! The ledger on one core without a broker: Avro decode of each receipt, processing, Avro
 //! encode of every output, and the changed states staged per batch and written into the
-//! partition's redb store when due (here: once, at the end), exactly as the engine does them (BENCHMARKS.md, `deploy/bench/ledger.sh`).
+//! partition's fjall store when due (here: once, at the end), exactly as the engine does them (BENCHMARKS.md, `deploy/bench/ledger.sh`).
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function.
 
 use std::hint::black_box;

@@ -3,7 +3,7 @@
 //! - Assignment: the group (cooperative-sticky) assigns partitions of the first input topic; a
 //!   process that gets partition `p` also reads partition `p` of every other input (they are
 //!   co-partitioned), from the offsets its state recorded.
-//! - State: all of a partition's state is in memory; a redb file per partition is the local
+//! - State: all of a partition's state is in memory; a fjall store per partition is the local
 //!   checkpoint and a compacted changelog topic (one partition per task) the replicated one.
 //! - A batch commits as: outputs and dead letters → every acknowledgement → changed states and
 //!   timers to the changelog → every acknowledgement → a commit marker with the input offsets →
@@ -210,7 +210,7 @@ pub enum EngineError {
 /// How the engine batches and where it keeps state.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Root of the state directories (`<dir>/<processor>/partition-<p>.redb`).
+    /// Root of the state directories (`<dir>/<processor>/partition-<p>.fjall`).
     pub state_dir: PathBuf,
     /// Commit after this many input records.
     pub batch_records: usize,
