@@ -284,6 +284,24 @@ mod tests {
     }
 
     #[test]
+    fn a_store_of_the_earlier_format_is_removed_and_starts_empty() {
+        let dir = std::env::temp_dir().join(format!("composerp-store-old-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let old = dir.join("partition-3.redb");
+        std::fs::write(&old, b"a redb file").expect("old file");
+        let s = Store::open(&dir, 3).expect("open");
+        assert!(!old.exists(), "the earlier format's file is gone");
+        assert_eq!(s.checkpoint().expect("empty"), Checkpoint::default());
+        assert!(
+            rows(&s).is_empty(),
+            "rebuilt from the changelog, not the old file"
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn staged_rows_are_written_once_per_key_with_the_checkpoint() {
         let dir =
             std::env::temp_dir().join(format!("composerp-store-stage-{}", std::process::id()));
