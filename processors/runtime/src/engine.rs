@@ -550,10 +550,6 @@ impl<P: Processor> Engine<P> {
         records: &[Record<'_>],
         keys: &[Option<&[u8]>],
     ) -> Result<(), EngineError> {
-        // A partition's outputs keep their order: whatever is gathered goes out first.
-        if !self.outgoing.is_empty() {
-            self.hand_over()?;
-        }
         let tables = self.tables.read().unwrap_or_else(|p| p.into_inner());
         let env = Env::new(&self.processor, &tables, &self.codec, now);
         let outbox = &self.outbox;
@@ -1287,7 +1283,7 @@ fn collect<'c, P: Processor, C: ConsumerContext>(
     engine: &Mutex<Engine<P>>,
     consumer: &'c BaseConsumer<C>,
     max: usize,
-    ahead: &mut HashMap<(usize, i32), (i64, i64)>,
+    ahead: &mut foldhash::HashMap<(usize, i32), (i64, i64)>,
     kept: &mut Vec<Polled<'c>>,
 ) -> usize {
     let mut polled = 0;
@@ -1375,7 +1371,7 @@ fn pump<P: Processor, C: ConsumerContext>(
 ) -> usize {
     // One clock reading for the round: a round is a few thousand records, milliseconds.
     let now = Timestamp::now();
-    let mut ahead = HashMap::new();
+    let mut ahead = foldhash::HashMap::default();
     let mut kept = Vec::new();
     let polled = collect(engine, consumer, max, &mut ahead, &mut kept)
         + collect(engine, data, max, &mut ahead, &mut kept);

@@ -68,6 +68,8 @@ pub struct Store {
     states: Keyspace,
     meta: Keyspace,
     path: PathBuf,
+    /// Size of the store's files after its last write.
+    bytes: u64,
     staged: foldhash::HashMap<String, Option<Vec<u8>>>,
     written_at: Instant,
 }
@@ -105,11 +107,13 @@ impl Store {
         let options = || KeyspaceCreateOptions::default().max_memtable_size(STORE_MEMTABLE_BYTES);
         let states = db.keyspace(STATES, options).map_err(|e| err(&e))?;
         let meta = db.keyspace(META, options).map_err(|e| err(&e))?;
+        let bytes = dir_size(&path);
         Ok(Store {
             db,
             states,
             meta,
             path,
+            bytes,
             staged: foldhash::HashMap::default(),
             written_at: Instant::now(),
         })
@@ -122,21 +126,10 @@ impl Store {
         }
     }
 
-    /// Size of the store's files in bytes (0 when they cannot be read).
+    /// Size of the store's files in bytes as of its last write (files that cannot be read count
+    /// 0): the engine reports it per batch, and it only changes when the store is written.
     pub fn file_size(&self) -> u64 {
-        fn size(path: &Path) -> u64 {
-            std::fs::read_dir(path)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|entry| match entry.metadata() {
-                    Ok(m) if m.is_dir() => size(&entry.path()),
-                    Ok(m) => m.len(),
-                    Err(_) => 0,
-                })
-                .sum()
-        }
-        size(&self.path)
+        self.bytes
     }
 
     /// The stored checkpoint, or the empty one for a new store.
@@ -160,7 +153,9 @@ impl Store {
                 batch.remove(keyspace, key);
             }
         }
-        batch.commit().map_err(|e| self.err(e))
+        batch.commit().map_err(|e| self.err(e))?;
+        self.bytes = dir_size(&self.path);
+        Ok(())
     }
 
     /// Calls `f` with every stored (key, value).
@@ -231,8 +226,24 @@ impl Store {
         }
         let bytes = postcard::to_allocvec(checkpoint).map_err(|e| self.err(e))?;
         batch.insert(&self.meta, META_KEY, bytes);
-        batch.commit().map_err(|e| self.err(e))
+        batch.commit().map_err(|e| self.err(e))?;
+        self.bytes = dir_size(&self.path);
+        Ok(())
     }
+}
+
+/// Bytes of the files under `path`, recursively (files that cannot be read count 0).
+fn dir_size(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&entry.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 #[cfg(test)]
