@@ -127,6 +127,9 @@ fn bench(c: &mut Criterion) {
                         task.end_batch(&env, &mut out).expect("end batch");
                         outputs += out.len();
                         out.clear();
+                        // The order log the engine writes per round, then trims at commit.
+                        std::hint::black_box(task.take_order());
+                        task.order.trim(&task.offsets);
                         let changes = task.take_changes().expect("changes");
                         cp = Checkpoint {
                             offsets: task.offsets.clone(),
@@ -134,6 +137,7 @@ fn bench(c: &mut Criterion) {
                             max_event_time: task.max_event_time,
                             epoch: 1,
                             sole: true,
+                            order: task.order_runs(),
                         };
                         // As the engine does: staged per batch, written when due.
                         store.stage(changes);

@@ -2,13 +2,22 @@
 //!
 //! Records go through the same encode → decode → process path as on the broker; outputs,
 //! dead letters and state can be inspected. No broker, no disk.
+//!
+//! Crashes can be simulated: [`TestDriver::commit`] makes the states and input offsets durable
+//! as a committed batch does, and [`TestDriver::crash`] loses everything since, as a process
+//! killed after its outputs were published but before its states were; the records piped next
+//! are read again from the committed offsets, in whatever interleaving the test chooses, and
+//! the task replays them in the order it first applied them ([`crate::order`]).
+
+use std::collections::BTreeMap;
 
 use composerp_events::{Codec, Event, Timestamp};
 use composerp_topics::TopicCatalog;
 
 use crate::{
+    order::{Held, OrderLog},
     processor::{Input, Outputs, Processor, Reject, Tables},
-    task::{Env, Outcome, Task},
+    task::{Change, Env, Outcome, Task},
     timer::Timers,
 };
 
@@ -35,6 +44,12 @@ pub struct TestDriver<P: Processor> {
     dead_letters: Vec<DeadLetter>,
     next_offset: Vec<i64>,
     now: Timestamp,
+    /// What the changelog would hold: every key's last committed entry.
+    durable: BTreeMap<String, Option<Vec<u8>>>,
+    /// Entries of the batches since the last commit.
+    pending: Vec<Change>,
+    /// The last commit's input offsets and newest event time.
+    marker: (Vec<i64>, i64),
 }
 
 impl<P: Processor> TestDriver<P> {
@@ -50,6 +65,9 @@ impl<P: Processor> TestDriver<P> {
             dead_letters: Vec::new(),
             next_offset: vec![0; n],
             now: Timestamp(0),
+            durable: BTreeMap::new(),
+            pending: Vec::new(),
+            marker: (vec![0; n], i64::MIN),
         }
     }
 
@@ -91,18 +109,40 @@ impl<P: Processor> TestDriver<P> {
     fn feed(&mut self, index: usize, bytes: Vec<u8>) {
         let offset = self.next_offset[index];
         self.next_offset[index] += 1;
+        let record = Held {
+            index,
+            offset,
+            written: self.now.0,
+            key: None,
+            bytes,
+        };
+        let mut due = Vec::new();
+        self.task.admit(record, &mut due);
+        for r in due {
+            self.handle(r);
+        }
+    }
+
+    fn handle(&mut self, r: Held) {
         let env = Env::new(&self.processor, &self.tables, &self.codec, self.now);
         match self
             .task
-            .handle(&env, index, offset, self.now.0, &bytes, &mut self.outputs)
+            .handle(
+                &env,
+                r.index,
+                r.offset,
+                r.written,
+                &r.bytes,
+                &mut self.outputs,
+            )
             .expect("outputs encode")
         {
             Outcome::Applied | Outcome::AlreadyApplied | Outcome::Duplicate => {}
             Outcome::Rejected(reject) => self.dead_letters.push(DeadLetter {
-                topic: <P::Input as Input>::TOPICS[index],
-                offset,
+                topic: <P::Input as Input>::TOPICS[r.index],
+                offset: r.offset,
                 reject,
-                bytes,
+                bytes: r.bytes,
             }),
         }
     }
@@ -112,9 +152,49 @@ impl<P: Processor> TestDriver<P> {
         self.task
             .end_batch(&env, &mut self.outputs)
             .expect("outputs encode");
-        // No store here, but the rows are made as the engine makes them: a state that does not
-        // serialize fails its processor's tests.
-        self.task.take_changes().expect("states serialize");
+        // The rows are made as the engine makes them (a state that does not serialize fails its
+        // processor's tests) and kept for the next commit.
+        let rows = self.task.take_changes().expect("states serialize");
+        self.pending.extend(rows);
+    }
+
+    /// Commits what was piped so far, as the engine's commit does: the states and the input
+    /// offsets become durable, and a [`TestDriver::crash`] goes back to here.
+    pub fn commit(&mut self) {
+        self.durable.extend(self.pending.drain(..));
+        self.marker = (self.task.offsets.clone(), self.task.max_event_time);
+        self.task.order.trim(&self.task.offsets);
+    }
+
+    /// Crashes after the outputs since the last commit were published but before any of their
+    /// states were stored: the task is restored from the last commit and will replay the
+    /// records it applied since in the order it applied them. Records piped next are read from
+    /// the committed offsets again. Outputs and dead letters so far are kept for inspection.
+    pub fn crash(&mut self) {
+        self.pending.clear();
+        self.restore();
+    }
+
+    /// Like [`TestDriver::crash`], but after the states of the batches since the last commit
+    /// were stored and before the commit itself (on the broker: changelog entries written, the
+    /// commit marker not): the processor must recognise what its states already reflect.
+    pub fn crash_after_states(&mut self) {
+        self.durable.extend(self.pending.drain(..));
+        self.restore();
+    }
+
+    fn restore(&mut self) {
+        let log = OrderLog::from_runs(self.task.order_runs());
+        let mut task = Task::new(self.task.partition);
+        for (key, value) in &self.durable {
+            task.restore_entry(key, value.as_deref())
+                .expect("stored states deserialize");
+        }
+        task.offsets.clone_from(&self.marker.0);
+        task.max_event_time = self.marker.1;
+        task.resume(&log);
+        self.next_offset.clone_from(&self.marker.0);
+        self.task = task;
     }
 
     /// Moves the wall clock and runs the wall-clock timers now due (as a batch).

@@ -77,6 +77,7 @@ use crate::{
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+    order::{Held, ORDER_KEY, OrderLog},
     outbox::{self, Outbox, OutboxClosed},
     parallel::{Record, Workers},
     processor::{Input, Outputs, Processor, Reject, Tables},
@@ -124,6 +125,8 @@ enum Tag {
     Marker { slot: usize, p: i32 },
     /// A restore sentinel of partition `p`.
     Sentinel { p: i32 },
+    /// An order log that the outputs gated on `ticket` wait for ([`outbox::Gate`]).
+    Order { ticket: u64 },
 }
 
 impl Tag {
@@ -132,6 +135,7 @@ impl Tag {
             Tag::Record { slot } => slot << 2,
             Tag::Marker { slot, p } => ((p as usize) << 5) | (slot << 2) | 1,
             Tag::Sentinel { p } => ((p as usize) << 5) | 2,
+            Tag::Order { ticket } => ((ticket as usize) << 2) | 3,
         }
     }
 
@@ -140,6 +144,9 @@ impl Tag {
         match v & 3 {
             1 => Tag::Marker { slot, p },
             2 => Tag::Sentinel { p },
+            3 => Tag::Order {
+                ticket: (v >> 2) as u64,
+            },
             _ => Tag::Record { slot },
         }
     }
@@ -150,6 +157,15 @@ fn epoch_of(bytes: Option<&[u8]>) -> i64 {
     bytes
         .and_then(|b| <[u8; 8]>::try_from(b).ok())
         .map_or(0, i64::from_be_bytes)
+}
+
+/// The epoch a changelog record was written with (its epoch header).
+fn written_epoch(msg: &BorrowedMessage<'_>) -> i64 {
+    epoch_of(
+        msg.headers()
+            .and_then(|h| h.iter().find(|h| h.key == EPOCH_HEADER))
+            .and_then(|h| h.value),
+    )
 }
 
 /// Who owns a changelog partition at the point a restore has read to: the highest epoch seen.
@@ -254,6 +270,7 @@ struct Meters {
     batch_records: Histogram,
     round_records: Histogram,
     shared_rounds: Counter,
+    order_logs: Counter,
     restored: Counter,
     keys: Gauge,
     dedupe_ids: Gauge,
@@ -278,6 +295,7 @@ impl Meters {
             batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
             round_records: metrics::histogram!("composerp_processor_round_records", "processor" => processor),
             shared_rounds: metrics::counter!("composerp_processor_shared_rounds_total", "processor" => processor),
+            order_logs: metrics::counter!("composerp_processor_order_logs_total", "processor" => processor),
             restored: metrics::counter!("composerp_processor_restored_records_total", "processor" => processor),
             keys: metrics::gauge!("composerp_processor_state_keys", "processor" => processor),
             dedupe_ids: metrics::gauge!("composerp_processor_dedupe_ids", "processor" => processor),
@@ -297,6 +315,8 @@ struct Deliveries {
     markers: Mutex<HashMap<(usize, i32), i64>>,
     /// Offsets of acknowledged restore sentinels, by partition.
     sentinels: Mutex<HashMap<i32, i64>>,
+    /// Tickets of the order logs that outputs wait for.
+    gate: Arc<outbox::Gate>,
 }
 
 impl Deliveries {
@@ -330,6 +350,11 @@ impl ProducerContext for DeliveryContext {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert((slot, p), m.offset());
                 self.0.acked[slot].fetch_add(1, Ordering::Relaxed);
+            }
+            (Ok(_), Tag::Order { ticket }) => self.0.gate.acked(ticket),
+            (Err((e, _)), Tag::Order { .. }) => {
+                self.0.gate.fail();
+                self.0.fail(e.to_string());
             }
             (Ok(m), Tag::Sentinel { p }) => {
                 self.0
@@ -375,6 +400,7 @@ impl<P: Processor> Running<P> {
             max_event_time: self.committed_event_time,
             epoch: self.epoch,
             sole: self.sole,
+            order: self.task.order_runs(),
         }
     }
 }
@@ -565,12 +591,13 @@ impl<P: Processor> Engine<P> {
         if shares.len() > 1 {
             self.meters.shared_rounds.increment(1);
         }
+        let gate = self.send_orders()?;
         let tag = self.open_tag().encode();
         let mut rejected = Vec::new();
         for share in shares {
             for parcel in share.parcels {
                 self.sent += parcel.len() as u64;
-                self.outbox.push(tag, parcel)?;
+                self.outbox.push(tag, gate, parcel)?;
             }
             for (index, (&n, &d)) in share.handled.iter().zip(&share.duplicates).enumerate() {
                 self.meters.records_in[index].increment(n);
@@ -583,11 +610,34 @@ impl<P: Processor> Engine<P> {
             rejected.extend(share.rejected);
         }
         rejected.sort_unstable_by_key(|r| r.0);
+        if !rejected.is_empty() {
+            // Dead letters leave from this thread, so they wait here for the order logs (rare).
+            self.deliveries.gate.wait(gate, &self.producer);
+        }
         for (at, reject) in rejected {
             let r = &records[at];
             self.dead_letter(r.index, r.partition, r.offset, keys[at], r.bytes, &reject)?;
         }
         Ok(())
+    }
+
+    /// Sends the order log of every task that applied records since the last call to its
+    /// changelog partition; returns the ticket that outputs of those records wait for.
+    fn send_orders(&mut self) -> Result<u64, EngineError> {
+        let logs: Vec<(i32, i64, Vec<u8>)> = self
+            .tasks
+            .iter_mut()
+            .filter_map(|(p, r)| r.task.take_order().map(|log| (*p, r.epoch, log)))
+            .collect();
+        if logs.is_empty() {
+            return Ok(self.deliveries.gate.last());
+        }
+        let ticket = self.deliveries.gate.issue(logs.len() as u32);
+        for (p, epoch, log) in &logs {
+            self.send_changelog(Tag::Order { ticket }, *p, *epoch, ORDER_KEY, Some(log))?;
+        }
+        self.meters.order_logs.increment(logs.len() as u64);
+        Ok(ticket)
     }
 
     /// The tag of the open batch's records.
@@ -602,7 +652,8 @@ impl<P: Processor> Engine<P> {
         let tag = self.open_tag().encode();
         let parcel = std::mem::replace(&mut self.outgoing, self.outbox.spare(PARCEL));
         self.sent += parcel.len() as u64;
-        Ok(self.outbox.push(tag, parcel)?)
+        let gate = self.deliveries.gate.last();
+        Ok(self.outbox.push(tag, gate, parcel)?)
     }
 
     fn dead_letter(
@@ -813,6 +864,7 @@ impl<P: Processor> Engine<P> {
                 }
                 None => running.sole = false,
             }
+            running.task.order.trim(&closed.offsets);
             running.committed = closed.offsets;
             running.committed_event_time = closed.max_event_time;
             running.store.stage(closed.rows);
@@ -974,6 +1026,8 @@ impl<P: Processor> Engine<P> {
         let mut owner = Ownership {
             epoch: checkpoint.epoch,
         };
+        // The newest order log counts: the checkpoint's, then the changelog's.
+        let mut order = OrderLog::from_runs(checkpoint.order.clone());
         // Every entry is applied, committed or not (see the module docs), and written to the
         // local store as it goes.
         let mut applied: HashMap<String, Option<Vec<u8>>> = HashMap::new();
@@ -1026,12 +1080,18 @@ impl<P: Processor> Engine<P> {
                     task.max_event_time = marker.max_event_time;
                     checkpoint.changelog_next = next;
                 }
+            } else if key == ORDER_KEY {
+                let epoch = written_epoch(&msg);
+                if owner.admits(epoch) {
+                    order = OrderLog::decode(msg.payload().unwrap_or_default()).map_err(|e| {
+                        StateError {
+                            key: ORDER_KEY.into(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                }
             } else if !key.starts_with('\u{0}') {
-                let epoch = epoch_of(
-                    msg.headers()
-                        .and_then(|h| h.iter().find(|h| h.key == EPOCH_HEADER))
-                        .and_then(|h| h.value),
-                );
+                let epoch = written_epoch(&msg);
                 if owner.admits(epoch) {
                     task.restore_entry(&key, msg.payload())?;
                     applied.insert(key, msg.payload().map(<[u8]>::to_vec));
@@ -1063,9 +1123,12 @@ impl<P: Processor> Engine<P> {
         checkpoint.epoch = end;
         checkpoint.sole = true;
         self.meters.restored.increment(replayed % 50_000);
+        // Records applied past the restored offsets are replayed in the logged order.
+        task.resume(&order);
         // Always written: the new epoch (and trust) must be on disk before the first commit.
         checkpoint.offsets.clone_from(&task.offsets);
         checkpoint.max_event_time = task.max_event_time;
+        checkpoint.order = task.order_runs();
         store.commit(
             applied.iter().map(|(k, v)| (k.as_str(), v.as_deref())),
             &checkpoint,
@@ -1312,7 +1375,8 @@ fn collect<'c, P: Processor, C: ConsumerContext>(
             continue;
         };
         let epoch = running.epoch;
-        let stored = running.task.offsets[index];
+        // Records a replaying task holds count as received: the fetch goes on after them.
+        let stored = running.task.received(index);
         let key = (index, m.partition());
         // What the records kept before this one will move the offset to, if they are of the
         // same task (a rebalance may have restored the partition since).
@@ -1389,21 +1453,59 @@ fn pump<P: Processor, C: ConsumerContext>(
             .get(&k.message.partition())
             .is_some_and(|r| r.epoch == k.epoch)
     });
-    let records: Vec<Record<'_>> = kept
+    let written = |m: &BorrowedMessage<'_>| {
+        m.timestamp()
+            .to_millis()
+            .map_or(now.0, |ms| ms.saturating_mul(1_000))
+    };
+    // A task replaying a logged order takes its records in that order: those that come early
+    // are held (copied) until their run is due.
+    let eng: &mut Engine<P> = &mut e;
+    let (mut direct, mut due, mut due_partitions) =
+        (Vec::with_capacity(kept.len()), vec![], vec![]);
+    for k in &kept {
+        let m = &k.message;
+        match eng.tasks.get_mut(&m.partition()) {
+            Some(r) if r.task.replaying() => {
+                let held = Held {
+                    index: k.index,
+                    offset: m.offset(),
+                    written: written(m),
+                    key: m.key().map(<[u8]>::to_vec),
+                    bytes: m.payload().unwrap_or_default().to_vec(),
+                };
+                r.task.admit(held, &mut due);
+                due_partitions.resize(due.len(), m.partition());
+            }
+            _ => direct.push(k),
+        }
+    }
+    let records: Vec<Record<'_>> = direct
         .iter()
         .map(|k| Record {
             index: k.index,
             partition: k.message.partition(),
             offset: k.message.offset(),
-            written: k
-                .message
-                .timestamp()
-                .to_millis()
-                .map_or(now.0, |ms| ms.saturating_mul(1_000)),
+            written: written(&k.message),
             bytes: k.message.payload().unwrap_or_default(),
         })
+        .chain(
+            due.iter()
+                .zip(&due_partitions)
+                .map(|(h, &partition)| Record {
+                    index: h.index,
+                    partition,
+                    offset: h.offset,
+                    written: h.written,
+                    bytes: &h.bytes,
+                }),
+        )
         .collect();
-    let keys: Vec<Option<&[u8]>> = kept.iter().map(|k| k.message.key()).collect();
+    let keys: Vec<Option<&[u8]>> = direct
+        .iter()
+        .map(|k| k.message.key())
+        .chain(due.iter().map(|h| h.key.as_deref()))
+        .collect();
     if let Err(err) = e.handle_round(now, &records, &keys) {
         e.failed = Some(err);
     }
@@ -1521,7 +1623,8 @@ pub fn run<P: Processor>(
     );
     let outbox = {
         let deliveries = deliveries.clone();
-        Outbox::start(P::NAME, producer.clone(), move |e: &KafkaError| {
+        let gate = deliveries.gate.clone();
+        Outbox::start(P::NAME, producer.clone(), gate, move |e: &KafkaError| {
             deliveries.fail(e.to_string())
         })
         .map_err(|e| EngineError::Topics(e.to_string()))?

@@ -13,6 +13,8 @@
 //! - [`group`]: rejoining a consumer group that left a member without partitions.
 //! - [`states`]: a partition's states by key, and the keys changed since the last commit.
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
+//! - [`order`]: the order a task applied its inputs in, logged so that a replay after a crash
+//!   applies them in the same order and publishes the same content under the same ids.
 //! - [`dedupe`]: input events remembered by id within a window of event time, to drop repeats.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
 //! - [`dlq`]: the headers of a dead letter.
@@ -27,6 +29,7 @@ pub mod group;
 pub mod kafka;
 pub mod lag;
 pub mod local;
+pub mod order;
 mod outbox;
 pub mod parallel;
 pub mod processor;

@@ -5,11 +5,16 @@
 //! The engine counts what it pushes and the delivery reports count what the broker
 //! acknowledged, so a batch's commit waits for its outputs whichever thread queued them. The
 //! engine also polls the producer while it waits; librdkafka serves reports on either thread.
+//!
+//! A parcel can wait at a [`Gate`]: the outputs of a round leave only once the changelog has
+//! the order in which the round applied its inputs (`crate::order`), so that every published
+//! output is covered by a logged order.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{
-        Arc,
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
         mpsc::{self, Receiver, RecvTimeoutError, SyncSender},
     },
     thread::JoinHandle,
@@ -47,10 +52,79 @@ const SPARE_BYTES: usize = 1 << 20;
 #[error("the output thread of processor {0} stopped")]
 pub struct OutboxClosed(pub &'static str);
 
-/// Records to queue with one delivery opaque.
+/// Records to queue with one delivery opaque, once ticket `gate` has passed.
 struct Parcel {
     tag: usize,
+    gate: u64,
     records: Outputs,
+}
+
+/// Tickets that parcels wait for: each covers some records (a round's order logs) and passes
+/// once all of them, and every earlier ticket, are acknowledged. Ticket 0 has always passed.
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// Every ticket up to this one has passed.
+    passed: AtomicU64,
+    /// A gated record was not delivered: nothing waits any more (the engine stops).
+    failed: AtomicBool,
+    /// Tickets not passed yet: records still unacknowledged per ticket, and the last ticket
+    /// issued.
+    open: Mutex<(BTreeMap<u64, u32>, u64)>,
+}
+
+impl Gate {
+    /// Issues a ticket for `records` records about to be sent (at least one).
+    pub fn issue(&self, records: u32) -> u64 {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.1 += 1;
+        let ticket = open.1;
+        open.0.insert(ticket, records.max(1));
+        ticket
+    }
+
+    /// The last ticket issued (0 if none): a parcel gated on it waits for every record issued.
+    pub fn last(&self) -> u64 {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Counts an acknowledged record of `ticket`.
+    pub fn acked(&self, ticket: u64) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = open.0.get_mut(&ticket) {
+            *left = left.saturating_sub(1);
+        }
+        let last = open.1;
+        while let Some(entry) = open.0.first_entry() {
+            if *entry.get() > 0 {
+                break;
+            }
+            entry.remove();
+        }
+        let passed = open.0.first_key_value().map_or(last, |(t, _)| t - 1);
+        self.passed.store(passed, Ordering::Release);
+    }
+
+    /// A record of a ticket was not delivered.
+    pub fn fail(&self) {
+        self.failed.store(true, Ordering::Release);
+    }
+
+    /// Whether `ticket` has passed; true as well once a gated record failed, so nothing waits
+    /// for ever (the engine stops before it commits anything).
+    pub fn passed(&self, ticket: u64) -> bool {
+        self.passed.load(Ordering::Acquire) >= ticket || self.failed.load(Ordering::Acquire)
+    }
+
+    /// Waits until `ticket` has passed, serving `producer`'s delivery reports meanwhile.
+    pub fn wait<C: ProducerContext<DeliveryOpaque = usize>>(
+        &self,
+        ticket: u64,
+        producer: &BaseProducer<C>,
+    ) {
+        while !self.passed(ticket) {
+            wait_reports(producer);
+        }
+    }
 }
 
 /// The sending side; dropping it lets the thread queue what is left and stop.
@@ -96,6 +170,7 @@ impl Outbox {
     pub fn start<C, F>(
         processor: &'static str,
         producer: Arc<BaseProducer<C>>,
+        gate: Arc<Gate>,
         refused: F,
     ) -> std::io::Result<Self>
     where
@@ -118,6 +193,7 @@ impl Outbox {
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
                     };
+                    gate.wait(parcel.gate, &producer);
                     for r in parcel.records.iter() {
                         let record = BaseRecord::with_opaque_to(r.topic, parcel.tag)
                             .key(r.key.as_bytes())
@@ -154,15 +230,16 @@ impl Outbox {
         })
     }
 
-    /// Queues `records` with delivery opaque `tag`, waiting while the outbox is full.
-    pub fn push(&self, tag: usize, records: Outputs) -> Result<(), OutboxClosed> {
+    /// Queues `records` with delivery opaque `tag` once ticket `gate` has passed (see
+    /// [`Gate`]), waiting while the outbox is full.
+    pub fn push(&self, tag: usize, gate: u64, records: Outputs) -> Result<(), OutboxClosed> {
         if records.is_empty() {
             return Ok(());
         }
         self.tx
             .as_ref()
             .ok_or(OutboxClosed(self.processor))?
-            .send(Parcel { tag, records })
+            .send(Parcel { tag, gate, records })
             .map_err(|_| OutboxClosed(self.processor))
     }
 }
@@ -188,13 +265,7 @@ impl Drop for Outbox {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        sync::{
-            Mutex,
-            atomic::{AtomicUsize, Ordering},
-        },
-        time::Instant,
-    };
+    use std::{sync::atomic::AtomicUsize, time::Instant};
 
     use rdkafka::{
         ClientConfig, ClientContext,
@@ -239,14 +310,19 @@ mod tests {
         let refused = Arc::new(Mutex::new(Vec::new()));
         let outbox = {
             let refused = refused.clone();
-            Outbox::start("test", producer.clone(), move |e: &KafkaError| {
-                refused.lock().expect("lock").push(e.to_string())
-            })
+            Outbox::start(
+                "test",
+                producer.clone(),
+                Arc::new(Gate::default()),
+                move |e: &KafkaError| refused.lock().expect("lock").push(e.to_string()),
+            )
             .expect("outbox")
         };
-        outbox.push(1, records(&[10, 10])).expect("push");
-        outbox.push(1, Outputs::default()).expect("nothing to push");
-        outbox.push(2, records(&[5_000, 10])).expect("push");
+        outbox.push(1, 0, records(&[10, 10])).expect("push");
+        outbox
+            .push(1, 0, Outputs::default())
+            .expect("nothing to push");
+        outbox.push(2, 0, records(&[5_000, 10])).expect("push");
         let reports = &producer.context().0;
         let started = Instant::now();
         while reports[1].load(Ordering::Relaxed) + reports[2].load(Ordering::Relaxed) < 3 {
@@ -264,5 +340,23 @@ mod tests {
         let refused = refused.lock().expect("lock");
         assert_eq!(refused.len(), 1, "{refused:?}");
         assert!(refused[0].contains("too large"), "{refused:?}");
+    }
+
+    #[test]
+    fn a_ticket_passes_once_it_and_every_earlier_one_are_acknowledged() {
+        let gate = Gate::default();
+        assert!(gate.passed(0));
+        let (a, b) = (gate.issue(2), gate.issue(1));
+        assert_eq!(gate.last(), b);
+        gate.acked(b);
+        assert!(!gate.passed(b), "an earlier ticket is still open");
+        gate.acked(a);
+        assert!(!gate.passed(a), "one of its two records is still open");
+        gate.acked(a);
+        assert!(gate.passed(a) && gate.passed(b));
+        let c = gate.issue(1);
+        assert!(!gate.passed(c));
+        gate.fail();
+        assert!(gate.passed(c), "after a failure nothing waits");
     }
 }

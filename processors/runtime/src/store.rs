@@ -13,11 +13,14 @@ use std::{
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use serde::{Deserialize, Serialize};
 
+use crate::order::Run;
+
 const STATES: &str = "states";
 const META: &str = "meta";
-/// The checkpoint's key. Version 2 added [`Checkpoint::sole`]; a store with only the first
-/// version's key reads as untrusted, so it is rebuilt from the changelog once.
-const META_KEY: &str = "checkpoint.v2";
+/// The checkpoint's key. Version 2 added [`Checkpoint::sole`] and version 3
+/// [`Checkpoint::order`]; a store with only an earlier version's key reads as untrusted, so it
+/// is rebuilt from the changelog once.
+const META_KEY: &str = "checkpoint.v3";
 
 /// Why the store failed; the process stops and restarts from its last checkpoint.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,9 @@ pub struct Checkpoint {
     /// in the empty checkpoint) when another writer appeared: the process may have gone on as a
     /// superseded owner, and its local states cannot be trusted.
     pub sole: bool,
+    /// The input order applied past `offsets` as the process had logged it ([`crate::order`]):
+    /// the changelog's order log at a position before `changelog_next` is not read again.
+    pub order: Vec<Run>,
 }
 
 /// A partition's store, with the rows of recent commits staged in memory until the next
@@ -270,6 +276,7 @@ mod tests {
             max_event_time: 5,
             epoch: 7,
             sole: true,
+            order: vec![Run { input: 1, end: 9 }],
         };
         {
             let mut s = Store::open(&dir, 2).expect("open");
@@ -323,6 +330,7 @@ mod tests {
             max_event_time: 1,
             epoch: 2,
             sole: true,
+            order: Vec::new(),
         };
         let mut s = Store::open(&dir, 0).expect("open");
         s.stage([

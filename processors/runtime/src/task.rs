@@ -6,6 +6,7 @@ use composerp_topics::TopicCatalog;
 
 use crate::{
     dedupe::{Dedupe, Verdict},
+    order::{Held, OrderLog, Replay, Run},
     processor::{Context, EmitError, Input, Outputs, Processor, Reject},
     states::States,
     timer::{TimerKind, Timers},
@@ -51,6 +52,10 @@ pub struct Task<P: Processor> {
     pub timers: Timers,
     /// Input event ids remembered for deduplication.
     pub dedupe: Dedupe,
+    /// The order in which records were applied since the last commit ([`crate::order`]).
+    pub order: OrderLog,
+    /// The logged order a restored task follows until it has replayed it.
+    replay: Option<Replay>,
 }
 
 /// What a task needs from its surroundings while processing.
@@ -90,7 +95,62 @@ impl<P: Processor> Task<P> {
             max_event_time: i64::MIN,
             timers: Timers::default(),
             dedupe: Dedupe::new(<P::Input as Input>::TOPICS.len(), P::DEDUPE_WINDOW_MICROS),
+            order: OrderLog::default(),
+            replay: None,
         }
+    }
+
+    /// Makes a restored task (at its restored offsets) replay the runs of `log` it has not
+    /// committed, in their order.
+    pub fn resume(&mut self, log: &OrderLog) {
+        self.order = OrderLog::default();
+        self.replay = Replay::new(log.after(&self.offsets), &self.offsets);
+    }
+
+    /// Whether consumed records must go through [`Task::admit`] (a logged order is being
+    /// replayed).
+    pub fn replaying(&self) -> bool {
+        self.replay.is_some()
+    }
+
+    /// Takes a consumed record; appends to `due` the records to handle now, in the order the
+    /// logged runs say (the record itself when no order is being replayed).
+    pub fn admit(&mut self, record: Held, due: &mut Vec<Held>) {
+        match &mut self.replay {
+            Some(replay) => {
+                replay.admit(record, due);
+                if replay.done() {
+                    self.replay = None;
+                }
+            }
+            None => due.push(record),
+        }
+    }
+
+    /// The next offset of input `index` the task has neither applied nor holds: where its
+    /// fetch goes on.
+    pub fn received(&self, index: usize) -> i64 {
+        let held = self.replay.as_ref().map_or(0, |r| r.received(index));
+        self.offsets[index].max(held)
+    }
+
+    /// The runs a replay after a crash follows: those applied since the last commit, then
+    /// those of a replay not yet applied.
+    pub fn order_runs(&self) -> Vec<Run> {
+        let mut runs = self.order.runs().to_vec();
+        if let Some(r) = &self.replay {
+            runs.extend(r.remaining());
+        }
+        runs
+    }
+
+    /// The order log serialized for the changelog, if records were applied since the last
+    /// call.
+    pub fn take_order(&mut self) -> Option<Vec<u8>> {
+        if !self.order.take_changed() {
+            return None;
+        }
+        postcard::to_allocvec(&self.order_runs()).ok()
     }
 
     /// Event-time watermark: newest event time seen minus the allowed lateness.
@@ -117,6 +177,7 @@ impl<P: Processor> Task<P> {
             return Ok(Outcome::AlreadyApplied);
         }
         self.offsets[index] = offset + 1;
+        self.order.note(index, offset);
         let input = match <P::Input as Input>::decode(index, env.codec, bytes) {
             Ok(i) => i,
             Err(e) => return Ok(Outcome::Rejected(e.into())),
