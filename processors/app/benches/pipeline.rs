@@ -31,8 +31,14 @@ use rdkafka::{
 
 const BIN: &str = env!("CARGO_BIN_EXE_composerp");
 
+/// The `composerp` binary under test: PIPELINE_BIN names another build (a saved binary of an
+/// earlier commit, to interleave two builds run by run with the same harness), else this one's.
+fn bin() -> std::ffi::OsString {
+    std::env::var_os("PIPELINE_BIN").unwrap_or_else(|| BIN.into())
+}
+
 fn composerp(brokers: &str) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = Command::new(bin());
     c.env("KAFKA_BROKERS", brokers)
         .env_remove("SCHEMA_REGISTRY_URL")
         .env("COMPOSERP_LOG", "warn");
