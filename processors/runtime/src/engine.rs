@@ -383,6 +383,8 @@ struct Running<P: Processor> {
     epoch: i64,
     /// The offset this process's next changelog record gets if nobody else writes there.
     next_own: i64,
+    /// Changelog records (state entries, order logs) sent since the last commit marker.
+    unmarked: usize,
     /// No other writer appeared in the changelog partition since this process's sentinel.
     sole: bool,
     /// Next input offsets of the last committed batch (the task's run ahead of them).
@@ -409,6 +411,8 @@ impl<P: Processor> Running<P> {
 /// closed, and the input position they reflect.
 struct Closed {
     rows: Vec<Change>,
+    /// Changelog records the process sent to the partition before the batch's marker.
+    before_marker: usize,
     offsets: Vec<i64>,
     max_event_time: i64,
 }
@@ -635,6 +639,9 @@ impl<P: Processor> Engine<P> {
         let ticket = self.deliveries.gate.issue(logs.len() as u32);
         for (p, epoch, log) in &logs {
             self.send_changelog(Tag::Order { ticket }, *p, *epoch, ORDER_KEY, Some(log))?;
+            if let Some(r) = self.tasks.get_mut(p) {
+                r.unmarked += 1;
+            }
         }
         self.meters.order_logs.increment(logs.len() as u64);
         Ok(ticket)
@@ -731,6 +738,7 @@ impl<P: Processor> Engine<P> {
             running.task.end_batch(&env, &mut self.outgoing)?;
             let closed = Closed {
                 rows: running.task.take_changes()?,
+                before_marker: 0,
                 offsets: running.task.offsets.clone(),
                 max_event_time: running.task.max_event_time,
             };
@@ -789,6 +797,9 @@ impl<P: Processor> Engine<P> {
                     let mut sent = 0;
                     for (p, closed) in &front.partitions {
                         let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
+                        if let Some(r) = self.tasks.get_mut(p) {
+                            r.unmarked += closed.rows.len();
+                        }
                         for (key, value) in &closed.rows {
                             self.send_changelog(
                                 Tag::Record { slot },
@@ -805,6 +816,16 @@ impl<P: Processor> Engine<P> {
                     front.step = Step::Changelog;
                 }
                 Step::Changelog => {
+                    // What the process wrote to each partition since its last marker: the marker
+                    // lands right after it unless another writer came in between.
+                    let front = self.closing.front_mut().expect("front");
+                    for (p, closed) in front.partitions.iter_mut() {
+                        closed.before_marker = self
+                            .tasks
+                            .get_mut(p)
+                            .map_or(0, |r| std::mem::take(&mut r.unmarked));
+                    }
+                    let front = self.closing.front().expect("front");
                     let mut sent = 0;
                     for (p, closed) in &front.partitions {
                         let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
@@ -847,12 +868,12 @@ impl<P: Processor> Engine<P> {
             };
             match markers.get(&p) {
                 Some(&o) => {
-                    let sole = still_sole(running.next_own, closed.rows.len(), o);
+                    let sole = still_sole(running.next_own, closed.before_marker, o);
                     if running.sole && !sole {
                         tracing::warn!(
                             processor = P::NAME,
                             partition = p,
-                            expected = running.next_own + closed.rows.len() as i64,
+                            expected = running.next_own + closed.before_marker as i64,
                             marker = o,
                             "Another process wrote to this partition's changelog: its local \
                              store will be rebuilt from the changelog at the next restore."
@@ -1151,6 +1172,7 @@ impl<P: Processor> Engine<P> {
             changelog_next: checkpoint.changelog_next,
             epoch: end,
             next_own: end + 1,
+            unmarked: 0,
             sole: true,
         })
     }
@@ -1460,13 +1482,21 @@ fn pump<P: Processor, C: ConsumerContext>(
     };
     // A task replaying a logged order takes its records in that order: those that come early
     // are held (copied) until their run is due.
+    // Every record of such a partition in this round goes that way, also after its replay ends
+    // mid-round, so that the partition's records stay in order.
     let eng: &mut Engine<P> = &mut e;
+    let replaying: Vec<i32> = eng
+        .tasks
+        .iter()
+        .filter(|(_, r)| r.task.replaying())
+        .map(|(p, _)| *p)
+        .collect();
     let (mut direct, mut due, mut due_partitions) =
         (Vec::with_capacity(kept.len()), vec![], vec![]);
     for k in &kept {
         let m = &k.message;
         match eng.tasks.get_mut(&m.partition()) {
-            Some(r) if r.task.replaying() => {
+            Some(r) if replaying.contains(&m.partition()) => {
                 let held = Held {
                     index: k.index,
                     offset: m.offset(),
