@@ -36,7 +36,7 @@ use rdkafka::{
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
-use crate::table::Staged;
+use crate::{redelivery::Outcome, table::Staged};
 
 /// How a sink runs.
 #[derive(Debug, Clone)]
@@ -485,22 +485,27 @@ async fn write_one(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => *batch = None,
-        Err(_) => *slot = None,
+        Ok(_) => {
+            *batch = None;
+            Ok(())
+        }
+        Err(e) => {
+            *slot = None;
+            Err(e)
+        }
     }
-    result
 }
 
 /// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
-/// in one transaction on `conn`, whose staging table exists ([`Staged::stage_ddl`]).
+/// in one transaction on `conn`, prepared by [`Staged::stage_ddl`]; returns what was written.
 pub async fn commit_rows(
     conn: &mut PgConnection,
     table: &dyn Staged,
     sink: &str,
     (topics, partitions, offsets): (&[String], &[i32], &[i64]),
-) -> Result<(), sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    table.write(&mut tx).await?;
+    let outcome = table.write(&mut tx).await?;
     sqlx::query(
         "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
          SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
@@ -514,7 +519,8 @@ pub async fn commit_rows(
     .bind(offsets)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 /// Consumer context: assignment reads the offsets from Postgres, revocation commits first.
