@@ -5,7 +5,9 @@
 //! resumed from there when assigned, whatever the broker's committed offsets say, so a crash
 //! between the Postgres commit and anything else neither loses nor doubles a row. The upserts
 //! are idempotent anyway (event ids, versions), which makes a replay after a rebalance race
-//! harmless. A failed write keeps the batch and retries with backoff until Postgres is back.
+//! harmless; a row arriving again with other content keeps the stored one and is counted in
+//! `composerp_sink_conflicting_redeliveries_total` and logged with both versions (it must stay
+//! 0). A failed write keeps the batch and retries with backoff until Postgres is back.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -37,6 +39,9 @@ use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
 use crate::{redelivery::Outcome, table::Staged};
+
+/// Rows that arrived again with other content than the stored ones; labels sink and table.
+const CONFLICTS: &str = "composerp_sink_conflicting_redeliveries_total";
 
 /// How a sink runs.
 #[derive(Debug, Clone)]
@@ -485,13 +490,32 @@ async fn write_one(
         Err(e) => Err(e),
     };
     match result {
-        Ok(_) => {
+        Ok(outcome) => {
+            report(name, &outcome);
             *batch = None;
             Ok(())
         }
         Err(e) => {
             *slot = None;
             Err(e)
+        }
+    }
+}
+
+/// Counts and logs the conflicting redeliveries of a committed write.
+fn report(sink: &str, outcome: &Outcome) {
+    for c in &outcome.conflicts {
+        metrics::counter!(CONFLICTS, "sink" => sink.to_owned(), "table" => c.table)
+            .increment(c.count);
+        tracing::warn!(
+            sink,
+            table = c.table,
+            count = c.count,
+            shown = c.shown.len(),
+            "Rows arrived again with other content than stored; the stored versions are kept."
+        );
+        for (stored, again) in &c.shown {
+            tracing::warn!(sink, table = c.table, %stored, %again, "Conflicting redelivery.");
         }
     }
 }
@@ -587,6 +611,10 @@ pub fn run(
     }
     let ddl = tables.iter().map(|t| t.stage_ddl()).collect();
     let labels = [("sink", cfg.name.clone())];
+    // At 0 from the start, so an alert on any increase fires at the first conflict.
+    for table in tables.iter().flat_map(|t| t.checked()) {
+        metrics::counter!(CONFLICTS, "sink" => cfg.name.clone(), "table" => table).increment(0);
+    }
     let sink = Arc::new(Mutex::new(Sink {
         meters: Meters {
             rows: metrics::counter!("composerp_sink_rows_total", &labels),
