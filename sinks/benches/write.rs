@@ -1,13 +1,15 @@
 //! The sink's write path against a plain COPY of the same rows, in the same run.
 //!
-//! Per run: N InventoryUpdated (one per item-location; run 1 inserts, later runs update with a
-//! higher sequence) and N InventoryTransactionCreated (new ids) are decoded from Avro, staged
+//! Per run: N InventoryUpdated (BENCH_VERSIONS consecutive versions per item-location, 1 by
+//! default; run 1 inserts, later runs update with a higher sequence) and N
+//! InventoryTransactionCreated (new ids) are decoded from Avro, staged
 //! with COPY and upserted in 20,000-row transactions with their offsets, as `composerp sink`
 //! does, each table on its own session (in parallel, as the sink writes them). The ceiling: the
 //! same COPY text into empty tables shaped like the targets (same indexes), also one session per
 //! table, no decoding, no upsert. Prints one line per run and the medians.
 //!
-//! `cargo bench -p composerp-sinks --bench write` (BENCH_ROWS, BENCH_RUNS; DATABASE_URL).
+//! `cargo bench -p composerp-sinks --bench write` (BENCH_ROWS, BENCH_RUNS, BENCH_VERSIONS;
+//! DATABASE_URL).
 
 use std::time::Instant;
 
@@ -35,10 +37,17 @@ type Written = Result<(PgConnection, PgConnection), sqlx::Error>;
 /// Encoded Avro records.
 type Records = Vec<Vec<u8>>;
 
-/// The Avro records of one run: positions at `version`, fresh transactions.
-fn records(codec: &Codec, rows: usize, version: i64) -> anyhow::Result<(Records, Records)> {
+/// The Avro records of run `run`: `versions` consecutive versions of each position, fresh
+/// transactions.
+fn records(
+    codec: &Codec,
+    rows: usize,
+    run: i64,
+    versions: usize,
+) -> anyhow::Result<(Records, Records)> {
     let (mut positions, mut transactions) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    for k in 0..rows {
+    for n in 0..rows {
+        let (k, version) = (n / versions, run * versions as i64 + (n % versions) as i64);
         let mut u = samples::inventory_updated();
         u.event_id = EventId::from_name(&format!("p{k}-{version}"));
         u.tenant_id = format!("t{}", k % 4);
@@ -49,7 +58,7 @@ fn records(codec: &Codec, rows: usize, version: i64) -> anyhow::Result<(Records,
         u.stock_value = Money(u.on_hand * 12_500);
         positions.push(codec.encode(&u)?);
         let mut t = samples::inventory_transaction_created();
-        t.event_id = EventId::from_name(&format!("t{k}-{version}"));
+        t.event_id = EventId::from_name(&format!("t{n}-{run}"));
         t.tenant_id = u.tenant_id.clone();
         t.location_id = u.location_id.clone();
         t.item_id = u.item_id.clone();
@@ -76,6 +85,7 @@ fn median(v: &mut [f64]) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let rows = env_usize("BENCH_ROWS", 200_000);
     let runs = env_usize("BENCH_RUNS", 5);
+    let versions = env_usize("BENCH_VERSIONS", 1).max(1);
     let db = TestDatabase::new().await?;
     // One session per table, as the sink has.
     let (mut conn, mut conn2) = (
@@ -93,12 +103,22 @@ async fn main() -> anyhow::Result<()> {
     )
     .execute(&mut conn)
     .await?;
+    if versions > 1 {
+        // Several versions of a key go into the ceiling's table: its key indexed, not unique.
+        sqlx::raw_sql(
+            "ALTER TABLE copy_positions DROP CONSTRAINT copy_positions_pkey;
+             CREATE INDEX ON copy_positions (tenant_id, location_id, item_id);",
+        )
+        .execute(&mut conn)
+        .await?;
+    }
     println!(
-        "{rows} positions + {rows} ledger entries per run, {CHUNK}-row transactions, {runs} runs"
+        "{rows} positions ({versions} per item-location) + {rows} ledger entries per run, \
+         {CHUNK}-row transactions, {runs} runs"
     );
     let (mut sink_rates, mut copy_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for run in 1..=runs {
-        let (positions, transactions) = records(&codec, rows, run as i64)?;
+        let (positions, transactions) = records(&codec, rows, run as i64, versions)?;
 
         // The sink: decode, stage, upsert, offsets; one transaction per chunk and table, the
         // next chunk staged while the previous one is written (as `composerp sink` does).

@@ -7,6 +7,7 @@
 //! - [`table`]: the [`Table`](table::Table) a table family implements (topic, columns, key,
 //!   which version wins) and the COPY-staged batch that upserts it.
 //! - [`copy`]: rows in COPY text format.
+//! - [`redelivery`]: rows that arrive again compared with the stored ones, in the upsert.
 //! - [`inventory`], [`catalog`], [`replenishment`], [`forecasting`]: the tables, one module
 //!   per family.
 //! - [`sink`]: the consumer loop that commits rows with their offsets, one transaction per
@@ -20,6 +21,7 @@ pub mod catalog;
 pub mod copy;
 pub mod forecasting;
 pub mod inventory;
+pub mod redelivery;
 pub mod replenishment;
 pub mod sink;
 pub mod table;

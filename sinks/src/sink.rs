@@ -5,7 +5,9 @@
 //! resumed from there when assigned, whatever the broker's committed offsets say, so a crash
 //! between the Postgres commit and anything else neither loses nor doubles a row. The upserts
 //! are idempotent anyway (event ids, versions), which makes a replay after a rebalance race
-//! harmless. A failed write keeps the batch and retries with backoff until Postgres is back.
+//! harmless; a row arriving again with other content keeps the stored one and is counted in
+//! `composerp_sink_conflicting_redeliveries_total` and logged with both versions (it must stay
+//! 0). A failed write keeps the batch and retries with backoff until Postgres is back.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -36,7 +38,10 @@ use rdkafka::{
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
-use crate::table::Staged;
+use crate::{redelivery::Outcome, table::Staged};
+
+/// Rows that arrived again with other content than the stored ones; labels sink and table.
+const CONFLICTS: &str = "composerp_sink_conflicting_redeliveries_total";
 
 /// How a sink runs.
 #[derive(Debug, Clone)]
@@ -485,22 +490,46 @@ async fn write_one(
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => *batch = None,
-        Err(_) => *slot = None,
+        Ok(outcome) => {
+            report(name, &outcome);
+            *batch = None;
+            Ok(())
+        }
+        Err(e) => {
+            *slot = None;
+            Err(e)
+        }
     }
-    result
+}
+
+/// Counts and logs the conflicting redeliveries of a committed write.
+fn report(sink: &str, outcome: &Outcome) {
+    for c in &outcome.conflicts {
+        metrics::counter!(CONFLICTS, "sink" => sink.to_owned(), "table" => c.table)
+            .increment(c.count);
+        tracing::warn!(
+            sink,
+            table = c.table,
+            count = c.count,
+            shown = c.shown.len(),
+            "Rows arrived again with other content than stored; the stored versions are kept."
+        );
+        for (stored, again) in &c.shown {
+            tracing::warn!(sink, table = c.table, %stored, %again, "Conflicting redelivery.");
+        }
+    }
 }
 
 /// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
-/// in one transaction on `conn`, whose staging table exists ([`Staged::stage_ddl`]).
+/// in one transaction on `conn`, prepared by [`Staged::stage_ddl`]; returns what was written.
 pub async fn commit_rows(
     conn: &mut PgConnection,
     table: &dyn Staged,
     sink: &str,
     (topics, partitions, offsets): (&[String], &[i32], &[i64]),
-) -> Result<(), sqlx::Error> {
+) -> Result<Outcome, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    table.write(&mut tx).await?;
+    let outcome = table.write(&mut tx).await?;
     sqlx::query(
         "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
          SELECT $1, * FROM UNNEST($2::text[], $3::int4[], $4::int8[]) \
@@ -514,7 +543,8 @@ pub async fn commit_rows(
     .bind(offsets)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 /// Consumer context: assignment reads the offsets from Postgres, revocation commits first.
@@ -581,6 +611,10 @@ pub fn run(
     }
     let ddl = tables.iter().map(|t| t.stage_ddl()).collect();
     let labels = [("sink", cfg.name.clone())];
+    // At 0 from the start, so an alert on any increase fires at the first conflict.
+    for table in tables.iter().flat_map(|t| t.checked()) {
+        metrics::counter!(CONFLICTS, "sink" => cfg.name.clone(), "table" => table).increment(0);
+    }
     let sink = Arc::new(Mutex::new(Sink {
         meters: Meters {
             rows: metrics::counter!("composerp_sink_rows_total", &labels),

@@ -1,12 +1,16 @@
 //! How a topic becomes a table: the [`Table`] a sink module implements, and the batch that
-//! stages its rows with COPY and upserts them in one statement.
+//! stages its rows with COPY and upserts them in one statement, which also compares rows that
+//! arrive again with the stored ones ([`crate::redelivery`]).
 
 use std::{future::Future, marker::PhantomData, pin::Pin};
 
 use composerp_events::{Codec, Event};
 use sqlx::PgConnection;
 
-use crate::copy::{RowError, Rows};
+use crate::{
+    copy::{RowError, Rows},
+    redelivery::{self, Check, Outcome, Seen},
+};
 
 /// Which stored row a new event may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,9 @@ pub trait Table: Send + 'static {
     const KEY: &'static [&'static str];
     /// Replacement rule.
     const VERSION: Version;
+    /// Columns left out when a row arriving again is compared with the stored one: values two
+    /// deliveries of one event may differ in. None yet: no table stores `produced_at`.
+    const UNCOMPARED: &'static [&'static str] = &[];
     /// The topic's record type.
     type Event: Event;
 
@@ -81,27 +88,32 @@ pub trait Staged: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Creates the session's staging table; run once per connection.
+    /// Prepares a session (its staging table, JIT off); run once per connection.
     fn stage_ddl(&self) -> String;
     /// Writes the staged rows inside the caller's transaction; they stay staged until
     /// [`Staged::clear`], so a failed transaction can be retried.
     fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c>;
+    /// The tables whose rows arriving again are compared with the stored ones.
+    fn checked(&self) -> Vec<&'static str>;
     /// Forgets the staged rows after a commit.
     fn clear(&mut self);
     /// Moves the staged rows out (to be written while new ones are staged here).
     fn take(&mut self) -> Box<dyn Staged>;
 }
 
-/// The number of rows a write inserted or replaced.
-pub type Written<'c> = Pin<Box<dyn Future<Output = Result<u64, sqlx::Error>> + Send + 'c>>;
+/// A write: the rows it inserted or replaced, and the conflicting redeliveries it found.
+pub type Written<'c> = Pin<Box<dyn Future<Output = Result<Outcome, sqlx::Error>> + Send + 'c>>;
 
 /// Rows of one table in COPY text format, with the statements that stage and upsert them.
 struct Upsert {
+    table: &'static str,
     text: String,
     rows: usize,
     copy: String,
     upsert: String,
     ddl: String,
+    check: Option<Check>,
+    seen: Seen,
 }
 
 impl Upsert {
@@ -109,6 +121,9 @@ impl Upsert {
         let stage = stage_name(T::TABLE);
         let cols = T::COLUMNS.join(", ");
         let key = T::KEY.join(", ");
+        let check = Check::of::<T>();
+        // Of two staged rows of one version, the first is kept, as when it was stored before.
+        let first = if check.is_some() { ", ctid" } else { "" };
         // DO UPDATE cannot touch a row twice in one statement: keep the newest row per key.
         // DO NOTHING passes over repeats by itself, without the sort.
         let (select, conflict) = match T::VERSION {
@@ -127,7 +142,7 @@ impl Upsert {
                 (
                     format!(
                         "SELECT DISTINCT ON ({key}) {cols} FROM {stage} \
-                         ORDER BY {key}, {column} DESC"
+                         ORDER BY {key}, {column} DESC{first}"
                     ),
                     format!(
                         "DO UPDATE SET {} WHERE {table}.{column} IS NULL \
@@ -138,24 +153,48 @@ impl Upsert {
                 )
             }
         };
+        let upsert = format!(
+            "INSERT INTO {table} ({cols}) {select} ON CONFLICT ({key}) {conflict}",
+            table = T::TABLE
+        );
         Upsert {
+            table: T::TABLE,
             text: String::new(),
             rows: 0,
             copy: format!("COPY {stage} ({cols}) FROM STDIN"),
-            upsert: format!(
-                "INSERT INTO {table} ({cols}) {select} ON CONFLICT ({key}) {conflict}",
-                table = T::TABLE
-            ),
+            upsert: match &check {
+                Some(c) => c.statement(T::TABLE, &stage, &upsert),
+                None => upsert,
+            },
+            // The redelivery check is costed into the upsert's plan though it rarely runs;
+            // JIT would compile both at every commit for nothing.
             ddl: format!(
                 "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) \
-                 ON COMMIT DELETE ROWS",
+                 ON COMMIT DELETE ROWS; SET jit = off",
                 T::TABLE
             ),
+            check,
+            seen: Seen::default(),
+        }
+    }
+
+    /// Appends and notes the rows of `event`; nothing is left behind when one fails.
+    fn add<T: Table>(&mut self, event: &T::Event) -> Result<(), RowError> {
+        let mark = self.text.len();
+        self.append::<T>(event)?;
+        self.index(mark);
+        Ok(())
+    }
+
+    /// Notes the keys of the rows appended from byte `mark` on, if the check needs them.
+    fn index(&mut self, mark: usize) {
+        if let Some(check) = self.check.as_ref().filter(|c| c.notes()) {
+            check.index(&mut self.seen, &self.text, mark);
         }
     }
 
     /// Appends the rows of `event`; nothing is left behind when one fails.
-    fn add<T: Table>(&mut self, event: &T::Event) -> Result<(), RowError> {
+    fn append<T: Table>(&mut self, event: &T::Event) -> Result<(), RowError> {
         let mark = self.text.len();
         let mut rows = Rows::new(&mut self.text);
         match T::rows(event, &mut rows) {
@@ -170,29 +209,44 @@ impl Upsert {
         }
     }
 
-    async fn write(&self, conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    async fn write(&self, conn: &mut PgConnection) -> Result<Outcome, sqlx::Error> {
         if self.rows == 0 {
-            return Ok(0);
+            return Ok(Outcome::default());
         }
         let mut copy = conn.copy_in_raw(&self.copy).await?;
         copy.send(self.text.as_bytes()).await?;
         copy.finish().await?;
+        if let Some(check) = &self.check {
+            let statement = (check, self.upsert.as_str());
+            return redelivery::upsert(conn, statement, self.table, self.rows, &self.seen).await;
+        }
         let done = sqlx::query(&self.upsert).execute(&mut *conn).await?;
-        Ok(done.rows_affected())
+        Ok(Outcome {
+            rows: done.rows_affected(),
+            conflicts: Vec::new(),
+        })
+    }
+
+    fn checked(&self) -> Option<&'static str> {
+        self.check.as_ref().map(|_| self.table)
     }
 
     fn clear(&mut self) {
         self.text.clear();
         self.rows = 0;
+        self.seen.clear();
     }
 
     fn take(&mut self) -> Self {
         Upsert {
+            table: self.table,
             text: std::mem::take(&mut self.text),
             rows: std::mem::take(&mut self.rows),
             copy: self.copy.clone(),
             upsert: self.upsert.clone(),
             ddl: self.ddl.clone(),
+            check: self.check.clone(),
+            seen: self.seen.take(),
         }
     }
 }
@@ -256,6 +310,10 @@ impl<T: Table> Staged for Batch<T> {
         Box::pin(self.rows.write(conn))
     }
 
+    fn checked(&self) -> Vec<&'static str> {
+        self.rows.checked().into_iter().collect()
+    }
+
     fn clear(&mut self) {
         self.rows.clear();
     }
@@ -299,12 +357,15 @@ impl<H: Table, L: Table<Event = H::Event>> Staged for Family<H, L> {
     fn add(&mut self, codec: &Codec, bytes: &[u8]) -> Result<(), Rejected> {
         let event: H::Event = decode(codec, bytes)?;
         let (mark, rows) = (self.header.text.len(), self.header.rows);
-        self.header.add::<H>(&event)?;
-        if let Err(e) = self.lines.add::<L>(&event) {
+        let lines_mark = self.lines.text.len();
+        self.header.append::<H>(&event)?;
+        if let Err(e) = self.lines.append::<L>(&event) {
             self.header.text.truncate(mark);
             self.header.rows = rows;
             return Err(e.into());
         }
+        self.header.index(mark);
+        self.lines.index(lines_mark);
         Ok(())
     }
 
@@ -319,8 +380,15 @@ impl<H: Table, L: Table<Event = H::Event>> Staged for Family<H, L> {
     fn write<'c>(&'c self, conn: &'c mut PgConnection) -> Written<'c> {
         Box::pin(async move {
             let header = self.header.write(conn).await?;
-            Ok(header + self.lines.write(conn).await?)
+            Ok(header.and(self.lines.write(conn).await?))
         })
+    }
+
+    fn checked(&self) -> Vec<&'static str> {
+        [self.header.checked(), self.lines.checked()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     fn clear(&mut self) {

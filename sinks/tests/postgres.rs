@@ -18,7 +18,10 @@ use composerp_events::{
 };
 use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::{
-    sink::{self, SinkConfig},
+    inventory::{Positions, Transactions},
+    redelivery::Outcome,
+    sink::{self, SinkConfig, commit_rows},
+    table::{Batch, Staged, Table},
     testing::TestDatabase,
 };
 use composerp_topics::{TopicCatalog, admin::Admin};
@@ -261,6 +264,133 @@ async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> any
             .unwrap_or(Offset::Invalid);
         assert_eq!(got, Offset::Offset(*next), "{topic} {p}");
     }
+    Ok(())
+}
+
+/// A session on `db` prepared as the sink prepares its own for table `T`.
+async fn prepared<T: Table>(db: &TestDatabase) -> anyhow::Result<PgConnection> {
+    let mut conn = PgConnection::connect(&db.url()).await?;
+    sqlx::raw_sql(&Batch::<T>::default().stage_ddl())
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// Commits `events` as one batch of table `T`, as the sink does; what the write found.
+async fn write<T: Table>(conn: &mut PgConnection, events: &[T::Event]) -> anyhow::Result<Outcome> {
+    let codec = Codec::embedded();
+    let mut batch = Batch::<T>::default();
+    for e in events {
+        batch.add(&codec, &codec.encode(e)?)?;
+    }
+    let topic = [T::TOPIC.to_owned()];
+    Ok(commit_rows(conn, &batch, "test", (&topic, &[0], &[1])).await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_entry_arriving_again_with_other_content_is_counted_and_the_first_kept()
+-> anyhow::Result<()> {
+    let db = TestDatabase::new().await?;
+    let conn = &mut prepared::<Transactions>(&db).await?;
+    let stored = |n: usize| {
+        let id = transaction("acme", n).event_id.0;
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT actual_qty FROM inventory.transactions WHERE event_id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+        }
+    };
+    let first: Vec<_> = (0..3).map(|n| transaction("acme", n)).collect();
+    let out = write::<Transactions>(conn, &first).await?;
+    assert_eq!((out.rows, out.conflicting()), (3, 0));
+
+    // The same entries again: nothing written, nothing conflicting.
+    let out = write::<Transactions>(conn, &first).await?;
+    assert_eq!((out.rows, out.conflicting()), (0, 0));
+
+    // Entry 1 again with another quantity (beside a new one): counted, shown with both
+    // versions, and the stored entry stays.
+    let mut changed = transaction("acme", 1);
+    changed.actual_qty = first[1].actual_qty + 7;
+    let out = write::<Transactions>(conn, &[transaction("acme", 3), changed.clone()]).await?;
+    assert_eq!((out.rows, out.conflicting()), (1, 1));
+    let c = &out.conflicts[0];
+    assert_eq!((c.table, c.shown.len()), ("inventory.transactions", 1));
+    let (kept, again) = &c.shown[0];
+    assert!(
+        kept.contains(&format!("\"actual_qty\":{},", first[1].actual_qty)),
+        "{kept}"
+    );
+    assert!(
+        again.contains(&format!("\"actual_qty\":{},", changed.actual_qty)),
+        "{again}"
+    );
+    assert_eq!(stored(1).await?, first[1].actual_qty);
+
+    // Twice in one batch: the same content is no conflict; other content is, the first kept.
+    let out =
+        write::<Transactions>(conn, &[transaction("acme", 10), transaction("acme", 10)]).await?;
+    assert_eq!((out.rows, out.conflicting()), (1, 0));
+    let mut other = transaction("acme", 11);
+    other.actual_qty += 1;
+    let out = write::<Transactions>(conn, &[transaction("acme", 11), other]).await?;
+    assert_eq!((out.rows, out.conflicting()), (1, 1));
+    assert_eq!(stored(11).await?, transaction("acme", 11).actual_qty);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM inventory.transactions").await,
+        6
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_version_arriving_again_with_other_content_is_counted_and_the_first_kept()
+-> anyhow::Result<()> {
+    let db = TestDatabase::new().await?;
+    let conn = &mut prepared::<Positions>(&db).await?;
+    let on_hand = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT on_hand FROM inventory.positions WHERE tenant_id = 'acme' AND item_id = 'i0001'",
+        )
+        .fetch_one(&db.pool)
+        .await
+    };
+    let out = write::<Positions>(conn, &[position("acme", 1, 1)]).await?;
+    assert_eq!((out.rows, out.conflicting()), (1, 0));
+    let out = write::<Positions>(conn, &[position("acme", 1, 1)]).await?;
+    assert_eq!(
+        (out.rows, out.conflicting()),
+        (0, 0),
+        "the same version again"
+    );
+
+    // Sequence 1 again with another quantity: counted, the stored version stays.
+    let mut other = position("acme", 1, 1);
+    other.on_hand += 3;
+    let out = write::<Positions>(conn, &[other]).await?;
+    assert_eq!((out.rows, out.conflicting()), (0, 1));
+    assert_eq!(on_hand().await?, position("acme", 1, 1).on_hand);
+
+    // Sequence 2 twice in one batch with two contents: counted, the first stored.
+    let mut other = position("acme", 1, 2);
+    other.on_hand += 3;
+    let out = write::<Positions>(conn, &[position("acme", 1, 2), other]).await?;
+    assert_eq!((out.rows, out.conflicting()), (1, 1));
+    assert_eq!(on_hand().await?, position("acme", 1, 2).on_hand);
+
+    // Newer versions, several in one batch, are no conflict; the newest is stored.
+    let batch = [
+        position("acme", 1, 3),
+        position("acme", 1, 4),
+        position("acme", 2, 1),
+    ];
+    let out = write::<Positions>(conn, &batch).await?;
+    assert_eq!((out.rows, out.conflicting()), (2, 0));
+    assert_eq!(on_hand().await?, position("acme", 1, 4).on_hand);
     Ok(())
 }
 
