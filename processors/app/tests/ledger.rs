@@ -460,6 +460,124 @@ fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_chan
     Ok(())
 }
 
+/// Another process's restore sentinel appears in every changelog partition while a ledger runs
+/// (as when a broker hands its partitions to a second live process): the ledger's next order
+/// logs land after it, so it publishes nothing more, starts over from the changelog and applies
+/// what came after exactly once.
+#[test]
+fn a_ledger_that_finds_another_writer_in_its_changelog_starts_over() -> anyhow::Result<()> {
+    let broker = LocalBroker::start()?;
+    let brokers = broker.brokers();
+    let dir = tempfile::tempdir()?;
+    let apply = composerp(&brokers).args(["topics", "apply"]).output()?;
+    assert!(apply.status.success());
+    let truth_path = dir.path().join("truth.csv");
+    let out = composerp(&brokers)
+        .args([
+            "generate",
+            "--tenants",
+            "1",
+            "--locations",
+            "4",
+            "--items",
+            "40",
+        ])
+        .args(["--days", "5", "--seed", "3", "--truth"])
+        .arg(&truth_path)
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = dir.path().join("ledger.log");
+    let ledger = run_ledger(&brokers, &dir.path().join("a"), &log)?;
+    let want = truth(&truth_path)?;
+    let positions = Reader::new(&brokers, "composerp.inventory.positions.v1", 8)?;
+    let mut latest = HashMap::new();
+    let diffs = converge(&positions, &mut latest, &want, Duration::from_secs(120))?;
+    assert!(diffs.is_empty(), "{diffs:?}");
+
+    // A takeover's sentinel in every changelog partition, written by "another process".
+    let producer: rdkafka::producer::BaseProducer =
+        KafkaSettings::new(&brokers, None)?.producer().create()?;
+    for p in 0..8 {
+        let record = rdkafka::producer::BaseRecord::to("composerp.ledger.changelog.v1")
+            .key("\u{0}restore")
+            .payload(&[7u8; 8])
+            .partition(p);
+        producer.send(record).map_err(|(e, _)| e)?;
+    }
+    rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30))?;
+
+    // More receipts: the first order log after the sentinel fences the running engine.
+    let codec = Codec::embedded();
+    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
+    let mut want_after = want.clone();
+    for (n, (tenant, location, item)) in want.keys().enumerate().filter(|(n, _)| n % 7 == 0) {
+        let mut r: PurchaseOrderReceived = samples::purchase_order_received();
+        r.event_id = EventId::from_name(&format!("after-sentinel-{n}"));
+        r.tenant_id = tenant.clone();
+        r.location_id = location.clone();
+        r.po_number = format!("FENCE-{n}");
+        r.lines = vec![ReceiptLine {
+            line_number: 1,
+            po_line_number: 1,
+            item_id: item.clone(),
+            quantity: 2,
+            unit_cost: Money(10_000),
+            lot_number: None,
+            expiry_date: None,
+        }];
+        publisher.send(
+            "composerp.procurement.receipts.v1",
+            format!("{tenant}|{location}").as_bytes(),
+            &codec.encode(&r)?,
+            None,
+        )?;
+        let w = want_after
+            .get_mut(&(tenant.clone(), location.clone(), item.clone()))
+            .expect("row");
+        w[0] += 2; // on_hand
+        w[6] = (w[0] - w[3] - w[4]).max(0); // available
+        w[7] += 2; // inventory position
+    }
+    publisher.flush()?;
+    let diffs = converge(
+        &positions,
+        &mut latest,
+        &want_after,
+        Duration::from_secs(120),
+    )?;
+    let text = std::fs::read_to_string(&log)?;
+    assert!(diffs.is_empty(), "{diffs:?}\n{text}");
+    assert!(
+        text.contains("Superseded: starting over"),
+        "the engine went on after another writer's sentinel:\n{text}"
+    );
+    // Every ledger entry once, with one content: nothing was published twice by the fenced
+    // engine and its successor.
+    let mut seen: HashMap<EventId, InventoryTransactionCreated> = HashMap::new();
+    let mut conflicts = 0;
+    Reader::new(&brokers, "composerp.inventory.transactions.v1", 8)?.drain(
+        Duration::from_secs(3),
+        |m| {
+            if let Some(t) = m
+                .payload()
+                .and_then(|b| codec.decode::<InventoryTransactionCreated>(b).ok())
+                && seen
+                    .insert(t.event_id, t.clone())
+                    .is_some_and(|old| old != t)
+            {
+                conflicts += 1;
+            }
+        },
+    )?;
+    assert_eq!(conflicts, 0, "ledger entries published with two contents");
+    stop(ledger)?;
+    Ok(())
+}
+
 #[test]
 fn poison_records_land_in_the_dead_letter_topics_and_good_ones_apply() -> anyhow::Result<()> {
     let broker = LocalBroker::start()?;

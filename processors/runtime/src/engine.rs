@@ -74,6 +74,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     KafkaSettings,
     dlq::DeadLetter,
+    fence::{self, Fence},
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
@@ -221,6 +222,18 @@ pub enum EngineError {
     /// The processing threads could not be started.
     #[error("processing threads: {0}")]
     Threads(#[from] rayon::ThreadPoolBuildError),
+    /// Another process took a partition over (its restore sentinel is in the changelog after
+    /// this one's): this process publishes nothing more and starts over from the changelog.
+    #[error(
+        "partition {partition}: another process's restore sentinel at changelog offset \
+         {sentinel}: the partition was taken over"
+    )]
+    Superseded {
+        /// Partition.
+        partition: i32,
+        /// Offset of the other process's sentinel.
+        sentinel: i64,
+    },
 }
 
 /// How the engine batches and where it keeps state.
@@ -317,6 +330,8 @@ struct Deliveries {
     sentinels: Mutex<HashMap<i32, i64>>,
     /// Tickets of the order logs that outputs wait for.
     gate: Arc<outbox::Gate>,
+    /// Where the order logs land, and whether a newer owner took a partition over.
+    fence: Fence,
 }
 
 impl Deliveries {
@@ -351,7 +366,13 @@ impl ProducerContext for DeliveryContext {
                     .insert((slot, p), m.offset());
                 self.0.acked[slot].fetch_add(1, Ordering::Relaxed);
             }
-            (Ok(_), Tag::Order { ticket }) => self.0.gate.acked(ticket),
+            (Ok(m), Tag::Order { ticket }) => {
+                // Elsewhere than expected, the ticket waits until the engine has read what
+                // landed in between ([`crate::fence`]).
+                if self.0.fence.landed(ticket, m.partition(), m.offset()) {
+                    self.0.gate.acked(ticket);
+                }
+            }
             (Err((e, _)), Tag::Order { .. }) => {
                 self.0.gate.fail();
                 self.0.fail(e.to_string());
@@ -385,6 +406,9 @@ struct Running<P: Processor> {
     next_own: i64,
     /// Changelog records (state entries, order logs) sent since the last commit marker.
     unmarked: usize,
+    /// The offset this process's next changelog record of the partition gets if it is still
+    /// the only writer since its restore sentinel (checked on every order log).
+    own_next: i64,
     /// No other writer appeared in the changelog partition since this process's sentinel.
     sole: bool,
     /// Next input offsets of the last committed batch (the task's run ahead of them).
@@ -492,6 +516,8 @@ struct Engine<P: Processor> {
     /// When the group last assigned or revoked partitions here.
     last_rebalance: Instant,
     failed: Option<EngineError>,
+    /// The engine stopped on an error: nothing more is committed.
+    halted: bool,
 }
 
 impl<P: Processor> Engine<P> {
@@ -616,7 +642,11 @@ impl<P: Processor> Engine<P> {
         rejected.sort_unstable_by_key(|r| r.0);
         if !rejected.is_empty() {
             // Dead letters leave from this thread, so they wait here for the order logs (rare).
-            self.deliveries.gate.wait(gate, &self.producer);
+            while !self.deliveries.gate.passed(gate) {
+                self.undelivered()?;
+                outbox::wait_reports(&self.producer);
+            }
+            self.undelivered()?;
         }
         for (at, reject) in rejected {
             let r = &records[at];
@@ -638,10 +668,12 @@ impl<P: Processor> Engine<P> {
         }
         let ticket = self.deliveries.gate.issue(logs.len() as u32);
         for (p, epoch, log) in &logs {
-            self.send_changelog(Tag::Order { ticket }, *p, *epoch, ORDER_KEY, Some(log))?;
             if let Some(r) = self.tasks.get_mut(p) {
+                self.deliveries.fence.expect(ticket, *p, r.own_next);
                 r.unmarked += 1;
+                r.own_next += 1;
             }
+            self.send_changelog(Tag::Order { ticket }, *p, *epoch, ORDER_KEY, Some(log))?;
         }
         self.meters.order_logs.increment(logs.len() as u64);
         Ok(ticket)
@@ -701,6 +733,7 @@ impl<P: Processor> Engine<P> {
 
     /// An error if a record could not be delivered since the last check.
     fn undelivered(&self) -> Result<(), EngineError> {
+        self.check_fence()?;
         let failed = self.deliveries.failed.swap(0, Ordering::Relaxed);
         if failed > 0 {
             let first = self
@@ -713,6 +746,59 @@ impl<P: Processor> Engine<P> {
             return Err(EngineError::Undelivered(failed, first));
         }
         Ok(())
+    }
+
+    /// Reads what landed before the order logs that did not land where expected: another
+    /// process's restore sentinel there fences the engine ([`crate::fence`]); anything else
+    /// lets their rounds' outputs leave.
+    fn check_fence(&self) -> Result<(), EngineError> {
+        let fence = &self.deliveries.fence;
+        for s in fence.take_suspects() {
+            if fence.superseded().is_some() {
+                break;
+            }
+            if !fence.explained(&s) {
+                let (x, landed) = (fence.expected(&s), s.landed);
+                let config = self.kafka.consumer(&format!("composerp-{}-fence", P::NAME));
+                let writer = self.writer.to_be_bytes();
+                let range = (x.min(landed), x.max(landed));
+                let found = fence::foreign_sentinel(
+                    &config,
+                    &self.changelog,
+                    s.partition,
+                    range,
+                    SENTINEL_KEY.as_bytes(),
+                    &writer,
+                )?;
+                match found {
+                    Some(at) => fence.supersede(s.partition, at),
+                    None => {
+                        tracing::info!(
+                            processor = P::NAME,
+                            partition = s.partition,
+                            expected = x,
+                            landed,
+                            "Other records in the changelog before an order log, none a newer \
+                             owner's: going on."
+                        );
+                        fence.clear(&s);
+                    }
+                }
+            }
+            if fence.superseded().is_none() {
+                self.deliveries.gate.acked(s.ticket);
+            }
+        }
+        match fence.superseded() {
+            Some((partition, sentinel)) => {
+                self.deliveries.gate.fence();
+                Err(EngineError::Superseded {
+                    partition,
+                    sentinel,
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     /// Commits the inputs' next offsets of every task to the group ([`commit_offsets`]).
@@ -799,6 +885,7 @@ impl<P: Processor> Engine<P> {
                         let epoch = self.tasks.get(p).map_or(0, |r| r.epoch);
                         if let Some(r) = self.tasks.get_mut(p) {
                             r.unmarked += closed.rows.len();
+                            r.own_next += closed.rows.len() as i64;
                         }
                         for (key, value) in &closed.rows {
                             self.send_changelog(
@@ -820,10 +907,10 @@ impl<P: Processor> Engine<P> {
                     // lands right after it unless another writer came in between.
                     let front = self.closing.front_mut().expect("front");
                     for (p, closed) in front.partitions.iter_mut() {
-                        closed.before_marker = self
-                            .tasks
-                            .get_mut(p)
-                            .map_or(0, |r| std::mem::take(&mut r.unmarked));
+                        closed.before_marker = self.tasks.get_mut(p).map_or(0, |r| {
+                            r.own_next += 1;
+                            std::mem::take(&mut r.unmarked)
+                        });
                     }
                     let front = self.closing.front().expect("front");
                     let mut sent = 0;
@@ -1173,6 +1260,7 @@ impl<P: Processor> Engine<P> {
             epoch: end,
             next_own: end + 1,
             unmarked: 0,
+            own_next: end + 1,
             sole: true,
         })
     }
@@ -1193,10 +1281,17 @@ impl<P: Processor> ConsumerContext for Rebalancer<P> {
         tpl: &mut TopicPartitionList,
     ) {
         let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        if engine.failed.is_some() {
+        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        if engine.failed.is_some() || engine.halted {
+            // Nothing is committed any more, but revoked partitions are still released: a
+            // consumer closing waits for that.
+            if err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
+                && let Err(e) = release(&mut engine, consumer, &partitions)
+            {
+                tracing::warn!(error = %e, "Releasing partitions after a failure failed.");
+            }
             return;
         }
-        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 assign(&mut engine, consumer, &partitions)
@@ -1262,6 +1357,15 @@ fn revoke<P: Processor>(
     if !engine.tasks.is_empty() {
         engine.commit(true)?;
     }
+    release(engine, consumer, partitions)
+}
+
+/// Drops the tasks of `partitions` and hands them back to the group.
+fn release<P: Processor>(
+    engine: &mut Engine<P>,
+    consumer: &BaseConsumer<Rebalancer<P>>,
+    partitions: &[i32],
+) -> Result<(), EngineError> {
     let n = engine.inputs.len();
     let mut group = TopicPartitionList::new();
     for &p in partitions {
@@ -1580,14 +1684,18 @@ fn fetch_again<P: Processor>(
     elsewhere
 }
 
-/// Runs `processor` until `stop` is set or an error occurs.
+/// Runs `processor` until `stop` is set or an error occurs; `stop` is set when it ends, except
+/// after [`EngineError::Superseded`], after which the caller may start it again.
 pub fn run<P: Processor>(
     processor: P,
     kafka: KafkaSettings,
     codec: Codec,
     cfg: EngineConfig,
-    stop: Arc<AtomicBool>,
+    outer: Arc<AtomicBool>,
 ) -> Result<(), EngineError> {
+    // The engine's own threads stop on this one, so that a superseded engine can end without
+    // stopping the process.
+    let stop = Arc::new(AtomicBool::new(false));
     let catalog = TopicCatalog::embedded();
     let mut inputs = Vec::new();
     for id in <P::Input as Input>::TOPICS {
@@ -1637,7 +1745,9 @@ pub fn run<P: Processor>(
             })
             .map_err(|e| EngineError::Topics(e.to_string()))?
     };
-    while !ready.load(Ordering::Acquire) && !stop.load(Ordering::Relaxed) && !follower.is_finished()
+    while !ready.load(Ordering::Acquire)
+        && !outer.load(Ordering::Relaxed)
+        && !follower.is_finished()
     {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -1690,6 +1800,7 @@ pub fn run<P: Processor>(
         progress: progress.clone(),
         last_rebalance: Instant::now(),
         failed: None,
+        halted: false,
     }));
     let lag = {
         let (kafka, inputs, stop) = (kafka.clone(), inputs.clone(), stop.clone());
@@ -1747,7 +1858,7 @@ pub fn run<P: Processor>(
     let mut rejoin = Rejoin::default();
 
     let result = loop {
-        if stop.load(Ordering::Relaxed) {
+        if outer.load(Ordering::Relaxed) {
             break Ok(());
         }
         let has_partitions = !engine
@@ -1785,6 +1896,7 @@ pub fn run<P: Processor>(
     // A clean stop commits what was processed and leaves the group so partitions move at once.
     let stopping = {
         let mut e = engine.lock().unwrap_or_else(|p| p.into_inner());
+        e.halted = result.is_err();
         let done = if result.is_err() {
             Ok(())
         } else if e.pending > 0 || !e.closing.is_empty() {
@@ -1799,6 +1911,9 @@ pub fn run<P: Processor>(
     };
     consumer.unsubscribe();
     stop.store(true, Ordering::Relaxed);
+    if !matches!(result, Err(EngineError::Superseded { .. })) {
+        outer.store(true, Ordering::Relaxed);
+    }
     let _ = follower.join();
     let _ = lag.join();
     let _ = watch.join();

@@ -15,6 +15,7 @@
 //! - [`task`]: one partition's processing, shared by the broker engine and the test driver.
 //! - [`order`]: the order a task applied its inputs in, logged so that a replay after a crash
 //!   applies them in the same order and publishes the same content under the same ids.
+//! - [`fence`]: a round's outputs leave only while its partition is still this process's.
 //! - [`dedupe`]: input events remembered by id within a window of event time, to drop repeats.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
 //! - [`dlq`]: the headers of a dead letter.
@@ -24,6 +25,7 @@ pub mod dedupe;
 pub mod dlq;
 pub mod driver;
 pub mod engine;
+pub mod fence;
 pub mod fetch;
 pub mod group;
 pub mod kafka;

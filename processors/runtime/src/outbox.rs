@@ -67,6 +67,8 @@ pub struct Gate {
     passed: AtomicU64,
     /// A gated record was not delivered: nothing waits any more (the engine stops).
     failed: AtomicBool,
+    /// The process may no longer own a partition: nothing gated leaves any more.
+    fenced: AtomicBool,
     /// Tickets not passed yet: records still unacknowledged per ticket, and the last ticket
     /// issued.
     open: Mutex<(BTreeMap<u64, u32>, u64)>,
@@ -109,10 +111,22 @@ impl Gate {
         self.failed.store(true, Ordering::Release);
     }
 
-    /// Whether `ticket` has passed; true as well once a gated record failed, so nothing waits
-    /// for ever (the engine stops before it commits anything).
+    /// Stops every parcel not yet sent: they are dropped, and the engine starts over.
+    pub fn fence(&self) {
+        self.fenced.store(true, Ordering::Release);
+    }
+
+    /// Whether the gate was fenced.
+    pub fn fenced(&self) -> bool {
+        self.fenced.load(Ordering::Acquire)
+    }
+
+    /// Whether `ticket` has passed; true as well once a gated record failed or the gate was
+    /// fenced, so nothing waits for ever (the engine stops before it commits anything).
     pub fn passed(&self, ticket: u64) -> bool {
-        self.passed.load(Ordering::Acquire) >= ticket || self.failed.load(Ordering::Acquire)
+        self.passed.load(Ordering::Acquire) >= ticket
+            || self.failed.load(Ordering::Acquire)
+            || self.fenced()
     }
 
     /// Waits until `ticket` has passed, serving `producer`'s delivery reports meanwhile.
@@ -194,7 +208,13 @@ impl Outbox {
                         Err(RecvTimeoutError::Disconnected) => break,
                     };
                     gate.wait(parcel.gate, &producer);
-                    for r in parcel.records.iter() {
+                    // Fenced: the records are dropped unsent (their batch is never committed).
+                    let records = if gate.fenced() {
+                        0
+                    } else {
+                        parcel.records.len()
+                    };
+                    for r in parcel.records.iter().take(records) {
                         let record = BaseRecord::with_opaque_to(r.topic, parcel.tag)
                             .key(r.key.as_bytes())
                             .payload(r.payload);
@@ -358,5 +378,12 @@ mod tests {
         assert!(!gate.passed(c));
         gate.fail();
         assert!(gate.passed(c), "after a failure nothing waits");
+        let fenced = Gate::default();
+        let d = fenced.issue(1);
+        fenced.fence();
+        assert!(
+            fenced.passed(d) && fenced.fenced(),
+            "fenced: nothing waits, nothing leaves"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! The processors a binary can run by name; each is added with one line.
 
-use std::sync::{Arc, atomic::AtomicBool};
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use composerp_events::Codec;
 
@@ -31,8 +34,25 @@ pub struct Registry {
     entries: Vec<(&'static str, RunFn)>,
 }
 
+/// Runs `P` until it stops; an engine that found another process writing to one of its
+/// partitions' changelogs ([`EngineError::Superseded`]) has published nothing since, and starts
+/// over from the changelog.
 fn run_one<P: Processor + Default>(a: RunArgs) -> Result<(), EngineError> {
-    engine::run(P::default(), a.kafka, a.codec, a.config, a.stop)
+    loop {
+        let run = engine::run(
+            P::default(),
+            a.kafka.clone(),
+            a.codec.clone(),
+            a.config.clone(),
+            a.stop.clone(),
+        );
+        match run {
+            Err(e @ EngineError::Superseded { .. }) if !a.stop.load(Ordering::Relaxed) => {
+                tracing::warn!(processor = P::NAME, error = %e, "Superseded: starting over from the changelog.");
+            }
+            other => return other,
+        }
+    }
 }
 
 impl Registry {
