@@ -19,6 +19,11 @@
 //! - [`dedupe`]: input events remembered by id within a window of event time, to drop repeats.
 //! - [`timer`]: event-time and wall-clock timers, stored with a partition's state.
 //! - [`dlq`]: the headers of a dead letter.
+//! - [`engine`]: runs a processor against a Kafka cluster, effectively once: restore, rounds,
+//!   batches committed as outputs → state entries → marker, rebalances.
+//! - [`parallel`]: a round's partitions handled on several threads.
+//! - [`store`]: a partition's local state store (fjall), a checkpoint of state and progress.
+//! - [`registry`]: the processors a binary runs by name, one line each.
 //! - [`driver`]: [`TestDriver`](driver::TestDriver), processors in memory for unit tests.
 
 pub mod dedupe;
