@@ -145,8 +145,13 @@ pub(super) fn pump<P: Processor, C: ConsumerContext>(
         (Vec::with_capacity(kept.len()), vec![], vec![]);
     for k in &kept {
         let m = &k.message;
-        match eng.tasks.get_mut(&m.partition()) {
-            Some(r) if replaying.contains(&m.partition()) => {
+        // Looked up only for a replaying partition: this runs for every record.
+        let replay = replaying
+            .contains(&m.partition())
+            .then(|| eng.tasks.get_mut(&m.partition()))
+            .flatten();
+        match replay {
+            Some(r) => {
                 let held = Held {
                     index: k.index,
                     offset: m.offset(),
