@@ -11,12 +11,14 @@
 //! Helpers are copied from `ledger.rs` and `sink.rs` rather than shared, so this file stands on
 //! its own while the runtime fix changes those files.
 
+mod common;
+
 use std::{
     collections::HashMap,
     fmt::Debug,
     hash::Hash,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -25,7 +27,7 @@ use composerp_events::{
     Codec, Event, EventId, Timestamp,
     inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
 };
-use composerp_generator::{Config, Generated, Generator, TruthRow};
+use composerp_generator::{Config, Generated, Generator};
 use composerp_runtime::{KafkaSettings, LocalBroker};
 use composerp_sinks::testing::TestDatabase;
 use composerp_topics::TopicCatalog;
@@ -34,6 +36,8 @@ use rdkafka::{
     consumer::{BaseConsumer, Consumer},
 };
 use sqlx::{Connection, PgConnection};
+
+use common::{Key, Proc, append, composerp, truth};
 
 /// Generator size: 2 tenants x 7 locations x 150 items x 45 days, about 94,000 events.
 const TENANTS: u32 = 2;
@@ -219,39 +223,6 @@ impl Ledgers {
     }
 }
 
-fn composerp(brokers: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_composerp"));
-    c.env("KAFKA_BROKERS", brokers)
-        .env_remove("SCHEMA_REGISTRY_URL")
-        .env("COMPOSERP_LOG", "info");
-    c
-}
-
-fn append(log: &Path) -> anyhow::Result<std::fs::File> {
-    Ok(std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?)
-}
-
-/// A child process, SIGKILLed when dropped so a failing test leaves none behind.
-struct Proc(Child);
-
-impl Proc {
-    fn sigkill(&mut self) -> anyhow::Result<()> {
-        self.0.kill()?;
-        self.0.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn run_sink(brokers: &str, database_url: &str, log: &Path) -> anyhow::Result<Proc> {
     Ok(Proc(
         composerp(brokers)
@@ -334,18 +305,6 @@ fn reference_data(brokers: &str) -> anyhow::Result<(Reader, usize)> {
         &["catalog.locations", "catalog.items", "replenishment.rules"],
     )?;
     Ok((reader, records))
-}
-
-type Key = (String, String, String);
-
-fn truth(path: &Path) -> anyhow::Result<HashMap<Key, Vec<i64>>> {
-    Ok(TruthRow::read_csv(path)?
-        .into_iter()
-        .map(|r| {
-            let b = r.buckets().to_vec();
-            ((r.tenant_id, r.location_id, r.item_id), b)
-        })
-        .collect())
 }
 
 /// The distinct contents published under each key of one topic.

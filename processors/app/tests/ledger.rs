@@ -1,9 +1,11 @@
 //! The ledger on a real Kafka-protocol broker: crashes, partition moves and poison records.
 
+mod common;
+
 use std::{
     collections::{HashMap, HashSet},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -13,7 +15,6 @@ use composerp_events::{
     procurement::{PurchaseOrderReceived, ReceiptLine},
     samples,
 };
-use composerp_generator::TruthRow;
 use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
@@ -21,42 +22,15 @@ use rdkafka::{
     message::Headers,
 };
 
-fn composerp(brokers: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_composerp"));
-    c.env("KAFKA_BROKERS", brokers)
-        .env_remove("SCHEMA_REGISTRY_URL")
-        .env("COMPOSERP_LOG", "info");
-    c
-}
+use common::{Key, Proc, append, composerp, truth};
 
-/// A `composerp run ledger` process, killed when dropped so a failing test leaves none behind.
-struct Ledger(Child);
-
-impl Ledger {
-    fn kill(&mut self) -> anyhow::Result<()> {
-        self.0.kill()?;
-        self.0.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Ledger {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run_ledger(brokers: &str, state: &Path, log: &Path) -> anyhow::Result<Ledger> {
+fn run_ledger(brokers: &str, state: &Path, log: &Path) -> anyhow::Result<Proc> {
     run_ledger_in(brokers, state, log, "composerp-ledger")
 }
 
-fn run_ledger_in(brokers: &str, state: &Path, log: &Path, group: &str) -> anyhow::Result<Ledger> {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)?;
-    Ok(Ledger(
+fn run_ledger_in(brokers: &str, state: &Path, log: &Path, group: &str) -> anyhow::Result<Proc> {
+    let log = append(log)?;
+    Ok(Proc(
         composerp(brokers)
             .args(["run", "ledger", "--batch-records", "4000", "--group", group])
             .arg("--state-dir")
@@ -68,7 +42,7 @@ fn run_ledger_in(brokers: &str, state: &Path, log: &Path, group: &str) -> anyhow
 }
 
 /// SIGTERM, then the exit status must be a clean stop.
-fn stop(mut ledger: Ledger) -> anyhow::Result<()> {
+fn stop(mut ledger: Proc) -> anyhow::Result<()> {
     let pid = ledger.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status()?;
     let status = ledger.0.wait()?;
@@ -113,16 +87,48 @@ impl Reader {
     }
 }
 
-type Key = (String, String, String);
-
-fn truth(path: &Path) -> anyhow::Result<HashMap<Key, Vec<i64>>> {
-    Ok(TruthRow::read_csv(path)?
-        .into_iter()
-        .map(|r| {
-            let b = r.buckets().to_vec();
-            ((r.tenant_id, r.location_id, r.item_id), b)
-        })
-        .collect())
+/// Publishes a receipt of `qty` for every `every`-th item-location of `want` (ids from `name`)
+/// and returns the buckets expected after them.
+fn receipts(
+    brokers: &str,
+    want: &HashMap<Key, Vec<i64>>,
+    every: usize,
+    qty: i64,
+    name: &str,
+) -> anyhow::Result<HashMap<Key, Vec<i64>>> {
+    let codec = Codec::embedded();
+    let mut publisher = Publisher::new(&KafkaSettings::new(brokers, None)?)?;
+    let mut want_after = want.clone();
+    for (n, (tenant, location, item)) in want.keys().enumerate().filter(|(n, _)| n % every == 0) {
+        let mut r: PurchaseOrderReceived = samples::purchase_order_received();
+        r.event_id = EventId::from_name(&format!("{name}-{n}"));
+        r.tenant_id = tenant.clone();
+        r.location_id = location.clone();
+        r.po_number = format!("{name}-{n}");
+        r.lines = vec![ReceiptLine {
+            line_number: 1,
+            po_line_number: 1,
+            item_id: item.clone(),
+            quantity: qty,
+            unit_cost: Money(10_000),
+            lot_number: None,
+            expiry_date: None,
+        }];
+        publisher.send(
+            "composerp.procurement.receipts.v1",
+            format!("{tenant}|{location}").as_bytes(),
+            &codec.encode(&r)?,
+            None,
+        )?;
+        let w = want_after
+            .get_mut(&(tenant.clone(), location.clone(), item.clone()))
+            .expect("row");
+        w[0] += qty; // on_hand
+        w[6] = (w[0] - w[3] - w[4]).max(0); // available
+        w[7] += qty; // inventory position
+    }
+    publisher.flush()?;
+    Ok(want_after)
 }
 
 /// Follows the positions topic until every item-location equals `want` (or the time is up).
@@ -331,7 +337,7 @@ fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_chan
     // Three SIGKILLs at moments spread over the processing, each followed by a restart.
     for pause_ms in [700u64, 1900, 1300] {
         std::thread::sleep(Duration::from_millis(pause_ms));
-        b.kill()?;
+        b.sigkill()?;
         b = run_ledger(&brokers, &state_b, &log)?;
     }
 
@@ -398,39 +404,8 @@ fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_chan
         &c_log,
         "composerp-ledger-c",
     )?;
-    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
-    let mut want_after = want.clone();
-    for (n, ((tenant, location, item), row)) in want.iter().enumerate().filter(|(n, _)| n % 97 == 0)
-    {
-        let mut r: PurchaseOrderReceived = samples::purchase_order_received();
-        r.event_id = EventId::from_name(&format!("after-move-{n}"));
-        r.tenant_id = tenant.clone();
-        r.location_id = location.clone();
-        r.po_number = format!("LATE-{n}");
-        r.lines = vec![ReceiptLine {
-            line_number: 1,
-            po_line_number: 1,
-            item_id: item.clone(),
-            quantity: 3,
-            unit_cost: Money(10_000),
-            lot_number: None,
-            expiry_date: None,
-        }];
-        publisher.send(
-            "composerp.procurement.receipts.v1",
-            format!("{tenant}|{location}").as_bytes(),
-            &codec.encode(&r)?,
-            None,
-        )?;
-        let w = want_after
-            .get_mut(&(tenant.clone(), location.clone(), item.clone()))
-            .expect("row");
-        let _ = row;
-        w[0] += 3; // on_hand
-        w[6] = (w[0] - w[3] - w[4]).max(0); // available
-        w[7] += 3; // inventory position
-    }
-    publisher.flush()?;
+    // A receipt of 3 for every 97th item-location.
+    let want_after = receipts(&brokers, &want, 97, 3, "after-move")?;
     // The new process rebuilds all eight partitions from the changelog first (a few hundred
     // thousand entries; slow in a debug build).
     let diffs = converge(
@@ -511,38 +486,7 @@ fn a_ledger_that_finds_another_writer_in_its_changelog_starts_over() -> anyhow::
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(30))?;
 
     // More receipts: the first order log after the sentinel fences the running engine.
-    let codec = Codec::embedded();
-    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
-    let mut want_after = want.clone();
-    for (n, (tenant, location, item)) in want.keys().enumerate().filter(|(n, _)| n % 7 == 0) {
-        let mut r: PurchaseOrderReceived = samples::purchase_order_received();
-        r.event_id = EventId::from_name(&format!("after-sentinel-{n}"));
-        r.tenant_id = tenant.clone();
-        r.location_id = location.clone();
-        r.po_number = format!("FENCE-{n}");
-        r.lines = vec![ReceiptLine {
-            line_number: 1,
-            po_line_number: 1,
-            item_id: item.clone(),
-            quantity: 2,
-            unit_cost: Money(10_000),
-            lot_number: None,
-            expiry_date: None,
-        }];
-        publisher.send(
-            "composerp.procurement.receipts.v1",
-            format!("{tenant}|{location}").as_bytes(),
-            &codec.encode(&r)?,
-            None,
-        )?;
-        let w = want_after
-            .get_mut(&(tenant.clone(), location.clone(), item.clone()))
-            .expect("row");
-        w[0] += 2; // on_hand
-        w[6] = (w[0] - w[3] - w[4]).max(0); // available
-        w[7] += 2; // inventory position
-    }
-    publisher.flush()?;
+    let want_after = receipts(&brokers, &want, 7, 2, "after-sentinel")?;
     let diffs = converge(
         &positions,
         &mut latest,
@@ -557,6 +501,7 @@ fn a_ledger_that_finds_another_writer_in_its_changelog_starts_over() -> anyhow::
     );
     // Every ledger entry once, with one content: nothing was published twice by the fenced
     // engine and its successor.
+    let codec = Codec::embedded();
     let mut seen: HashMap<EventId, InventoryTransactionCreated> = HashMap::new();
     let mut conflicts = 0;
     Reader::new(&brokers, "composerp.inventory.transactions.v1", 8)?.drain(
