@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use composerp_events::{Codec, Event};
-use composerp_runtime::KafkaSettings;
+use composerp_kafka::KafkaSettings;
 use composerp_topics::TopicCatalog;
 use rdkafka::{
     error::KafkaError,

@@ -287,9 +287,9 @@ async fn seed_planning(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
 /// An API that publishes its writes to a local broker, and a sink that materializes them.
 struct Writable {
     api: Api,
-    kafka: composerp_runtime::KafkaSettings,
+    kafka: composerp_kafka::KafkaSettings,
     codec: composerp_events::Codec,
-    _broker: composerp_runtime::LocalBroker,
+    _broker: composerp_kafka::LocalBroker,
 }
 
 /// A sink running on a blocking thread until [`RunningSink::stop`].
@@ -308,8 +308,8 @@ impl RunningSink {
 impl Writable {
     async fn start() -> anyhow::Result<Self> {
         use composerp_topics::{TopicCatalog, admin::Admin};
-        let broker = composerp_runtime::LocalBroker::start()?;
-        let kafka = composerp_runtime::KafkaSettings::new(&broker.brokers(), None)?;
+        let broker = composerp_kafka::LocalBroker::start()?;
+        let kafka = composerp_kafka::KafkaSettings::new(&broker.brokers(), None)?;
         Admin::new(&kafka.admin())?
             .apply(TopicCatalog::embedded().topics())
             .await?;

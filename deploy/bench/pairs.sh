@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end, this checkout against an earlier commit, run by run: A B A B … on fresh brokers,
-# the same harness (processors/app/benches/pipeline.rs) timing both `composerp` binaries, so the
+# the same harness (app/benches/pipeline.rs) timing both `composerp` binaries, so the
 # machine's drift hits both alike. Prints each run's line and the median ratio of each build.
 #
 #   bash deploy/bench/pairs.sh BASE_REV [PAIRS]     (PAIRS: 5 by default)

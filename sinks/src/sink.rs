@@ -19,7 +19,7 @@ use std::{
 };
 
 use composerp_events::Codec;
-use composerp_runtime::{
+use composerp_kafka::{
     KafkaSettings, PublishError, Publisher,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},

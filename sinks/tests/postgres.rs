@@ -16,7 +16,7 @@ use composerp_events::{
     replenishment::PurchaseOrderLine,
     samples,
 };
-use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
+use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::{
     inventory::{Positions, Transactions},
     redelivery::Outcome,

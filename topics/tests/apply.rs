@@ -1,6 +1,6 @@
 //! `apply` against a real Kafka-protocol broker: creates, is idempotent, reports drift.
 
-use composerp_runtime::{KafkaSettings, LocalBroker};
+use composerp_kafka::{KafkaSettings, LocalBroker};
 use composerp_topics::{
     TopicCatalog,
     admin::{Admin, Drift},

@@ -20,7 +20,7 @@ use rdkafka::{
     error::KafkaError,
 };
 
-use crate::fetch::FETCH_REWIND;
+use composerp_kafka::fetch::FETCH_REWIND;
 
 /// An order log that did not land where expected, held until the range before it is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub fn foreign_sentinel(
     let consumer: BaseConsumer = config.create()?;
     let mut tpl = TopicPartitionList::new();
     // From a little before: some brokers serve a fetch from the middle of a stored batch with
-    // the batches after it (see `crate::fetch`).
+    // the batches after it (see `composerp_kafka::fetch`).
     tpl.add_partition_offset(
         topic,
         partition,

@@ -6,9 +6,9 @@ use std::sync::{
 };
 
 use composerp_events::Codec;
+use composerp_kafka::KafkaSettings;
 
 use crate::{
-    KafkaSettings,
     engine::{self, EngineConfig, EngineError},
     processor::Processor,
 };

@@ -71,13 +71,16 @@ use rdkafka::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use composerp_kafka::{
     KafkaSettings,
     dlq::DeadLetter,
-    fence::{self, Fence},
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+};
+
+use crate::{
+    fence::{self, Fence},
     order::{Held, ORDER_KEY, OrderLog},
     outbox::{self, Outbox, OutboxClosed},
     parallel::{Record, Workers},

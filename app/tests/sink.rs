@@ -12,7 +12,7 @@ use composerp_events::{
     inventory::{InventoryTransactionCreated, InventoryUpdated},
     samples,
 };
-use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
+use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::testing::TestDatabase;
 use sqlx::{Connection, PgConnection};
 

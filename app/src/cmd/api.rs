@@ -10,7 +10,7 @@ use composerp_api::{
     publish::Events,
 };
 use composerp_events::Codec;
-use composerp_runtime::KafkaSettings;
+use composerp_kafka::KafkaSettings;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::cli::{ApiCommand, ApiServeArgs, JwtArgs, Settings};

@@ -28,7 +28,7 @@ use composerp_events::{
     inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
 };
 use composerp_generator::{Config, Generated, Generator};
-use composerp_runtime::{KafkaSettings, LocalBroker};
+use composerp_kafka::{KafkaSettings, LocalBroker};
 use composerp_sinks::testing::TestDatabase;
 use composerp_topics::TopicCatalog;
 use rdkafka::{

@@ -10,7 +10,7 @@ use std::{
 use anyhow::Context;
 use composerp_events::{Codec, EncodedRecord, Event};
 use composerp_generator::{Config, Generated, Generator, Stats, TruthRow};
-use composerp_runtime::Publisher;
+use composerp_kafka::Publisher;
 use composerp_topics::TopicCatalog;
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -1,6 +1,6 @@
 //! Every processor `composerp run` knows. Adding one is one line.
 
-use composerp_examples::DailySales;
+use composerp_daily_sales::DailySales;
 use composerp_ledger::InventoryLedger;
 use composerp_runtime::registry::Registry;
 

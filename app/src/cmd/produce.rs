@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::Context;
 use composerp_events::kind_of;
-use composerp_runtime::Publisher;
+use composerp_kafka::Publisher;
 use composerp_topics::TopicCatalog;
 
 use crate::cli::{ProduceArgs, Settings};

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, io::Write, process::Command};
 
 use composerp_events::{EventId, pos::SaleCompleted, samples};
-use composerp_runtime::LocalBroker;
+use composerp_kafka::LocalBroker;
 
 fn composerp(broker: &LocalBroker) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_composerp"));

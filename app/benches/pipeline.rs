@@ -18,9 +18,9 @@ use std::{
 };
 
 use composerp_events::Timestamp;
+use composerp_kafka::{KafkaSettings, LocalBroker};
 use composerp_ledger::{LedgerState, PositionState};
 use composerp_ledger::{MovementKind, Position};
-use composerp_runtime::{KafkaSettings, LocalBroker};
 use composerp_topics::TopicCatalog;
 use rdkafka::{
     Message, Offset, TopicPartitionList,

@@ -15,7 +15,7 @@ use composerp_events::{
     procurement::{PurchaseOrderReceived, ReceiptLine},
     samples,
 };
-use composerp_runtime::{KafkaSettings, LocalBroker, Publisher};
+use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use rdkafka::{
     Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, Consumer},

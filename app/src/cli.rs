@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use composerp_runtime::KafkaSettings;
+use composerp_kafka::KafkaSettings;
 
 /// Composerp: streaming inventory and replenishment over Kafka.
 #[derive(Debug, Parser)]

@@ -14,7 +14,8 @@ use std::{
 use anyhow::Context;
 use composerp_events::{Codec, inventory::InventoryUpdated, kind_of};
 use composerp_generator::TruthRow;
-use composerp_runtime::{LocalBroker, engine::EngineConfig, registry::RunArgs};
+use composerp_kafka::LocalBroker;
+use composerp_runtime::{engine::EngineConfig, registry::RunArgs};
 use composerp_sinks::sink::{self, SinkConfig};
 
 use crate::cli::JwtArgs;
@@ -329,7 +330,7 @@ async fn demo_database(url: &str, external: bool) -> Option<String> {
 async fn serve_api(
     url: &str,
     tenant: &str,
-    kafka: &composerp_runtime::KafkaSettings,
+    kafka: &composerp_kafka::KafkaSettings,
     codec: &Codec,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal;

@@ -1,0 +1,25 @@
+//! Composerp's Kafka layer, shared by the processor runtime, the sinks and the API: everything
+//! that talks to a broker and knows nothing of processors, state or Postgres.
+//!
+//! - [`settings`]: client configuration from settings, shared by every producer and consumer so
+//!   that benchmarks and services run with the same client settings.
+//! - [`publish`]: a batched producer that counts acknowledgements.
+//! - [`local`]: a Kafka-protocol broker on loopback (Tansu, memory engine) for tests and the
+//!   demo, started on a free port and stopped when dropped.
+//! - [`group`]: one consumer-group member: assignment and revocation, rejoining a group that left
+//!   the member without partitions, fetching stalled partitions again.
+//! - [`lag`]: consumer lag of the owned partitions as a gauge.
+//! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
+//! - [`dlq`]: the headers of a dead letter.
+
+pub mod dlq;
+pub mod fetch;
+pub mod group;
+pub mod lag;
+pub mod local;
+pub mod publish;
+pub mod settings;
+
+pub use local::{LocalBroker, LocalBrokerError};
+pub use publish::{PublishError, Publisher};
+pub use settings::KafkaSettings;
