@@ -1,7 +1,8 @@
 //! SaleCompleted encode and decode, ns/record, against apache-avro's generic `Value` path
 //! measured in the same run (the ratio is what BENCHMARKS.md quotes); decode also against
-//! apache-avro's `read_deser` and encode against its `write_ser` (the codec's previous decoder
-//! and encoder), encode for two ledger records as well.
+//! apache-avro's `read_deser` and encode against its `write_ser` (the serde paths the codec
+//! falls back to when its direct decoder or encoder declines), encode for two ledger records as
+//! well.
 #![allow(missing_docs)] // criterion_group! generates an undocumented public function.
 
 use std::hint::black_box;
@@ -31,7 +32,7 @@ fn v1_bytes(sale: &SaleCompleted) -> Vec<u8> {
     out
 }
 
-/// apache-avro's `write_ser` with the settings the codec used before the direct encoder.
+/// apache-avro's `write_ser` with the settings of the codec's fallback writer.
 fn write_ser_writer(full_name: &str) -> GenericDatumWriter<'static> {
     let schema = SchemaCatalog::embedded()
         .latest(full_name)

@@ -533,7 +533,7 @@ mod tests {
         samples, wire,
     };
 
-    /// apache-avro's bytes for `value`, written as `Codec` used to write them.
+    /// apache-avro's bytes for `value`, written with the settings of `Codec`'s fallback writer.
     fn reference<T: Serialize>(schema: &Schema, value: &T) -> Vec<u8> {
         GenericDatumWriter::builder(schema)
             .validate(false)

@@ -8,7 +8,7 @@ use crate::{
 };
 
 avro_enum! {
-    /// Movement type of an adjustment, as defined in the domain reference.
+    /// Movement type of an adjustment (docs/domain.md, Movements).
     AdjustmentType {
         /// Cycle count: on_hand set to the counted quantity as of occurred_at.
         COUNT_SET,
@@ -266,8 +266,9 @@ event! {
 }
 
 impl InventoryUpdated {
-    /// The eight buckets in DOMAIN.md order: on hand, on order, in transit, reserved, damaged,
-    /// backordered, available, inventory position (the generator's truth CSV order too).
+    /// The eight buckets in the order of docs/domain.md, Stock buckets: on hand, on order, in
+    /// transit, reserved, damaged, backordered, available, inventory position (the generator's
+    /// truth CSV order too).
     pub fn buckets(&self) -> [i64; 8] {
         [
             self.on_hand,

@@ -39,7 +39,8 @@ CREATE TABLE forecasting.forecast_points (
 );
 SELECT sink.protect('forecasting.forecast_points');
 
--- Gross sale units of an item-location on a local day of its location (DOMAIN.md §5).
+-- Gross sale units of an item-location on a local day of its location (docs/domain.md,
+-- Forecast accuracy).
 CREATE FUNCTION forecasting.sales_on(
     tenant text, location text, item text, day date, zone text
 ) RETURNS bigint LANGUAGE sql STABLE AS $$

@@ -124,7 +124,7 @@ pub struct ForecastDay {
     pub actual: Option<i64>,
 }
 
-/// Accuracy over the forecast days that have ended (DOMAIN.md §6, e = actual − forecast).
+/// Accuracy of the ended forecast days, e = actual − forecast (docs/domain.md, Forecast accuracy).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accuracy {
     /// Days that have ended.

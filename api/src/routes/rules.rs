@@ -192,7 +192,7 @@ fn invalid(detail: &str, pointer: &str) -> Problem {
     Problem::unprocessable(detail).at(pointer)
 }
 
-/// The policy's own requirements (DOMAIN.md §7).
+/// The policy's own requirements (docs/domain.md, Replenishment rule requirements).
 fn check(w: &RuleWrite) -> Result<(), Problem> {
     for (v, pointer) in [
         (w.reorder_point, "/reorder_point"),
