@@ -47,7 +47,7 @@ CREATE TABLE replenishment.purchase_order_lines (
 CREATE INDEX purchase_order_lines_item ON replenishment.purchase_order_lines (tenant_id, item_id, po_number);
 SELECT sink.protect('replenishment.purchase_order_lines');
 
--- An order's status from its events: CANCELLED when every line is cancelled,
+-- An order's status from its events (DOMAIN.md §8): CANCELLED when every line is cancelled,
 -- APPROVED once approved, else the status it was created with.
 CREATE FUNCTION replenishment.po_status(
     created_status text, approved_at timestamptz, lines bigint, cancelled bigint

@@ -39,8 +39,7 @@ CREATE TABLE forecasting.forecast_points (
 );
 SELECT sink.protect('forecasting.forecast_points');
 
--- Gross sale units of an item-location on a local day of its location (docs/domain.md,
--- Forecast accuracy).
+-- Gross sale units of an item-location on a local day of its location (DOMAIN.md §5).
 CREATE FUNCTION forecasting.sales_on(
     tenant text, location text, item text, day date, zone text
 ) RETURNS bigint LANGUAGE sql STABLE AS $$
