@@ -15,9 +15,9 @@ use std::time::Instant;
 
 use composerp_events::{Codec, EventId, Money, samples};
 use composerp_sinks::{
+    batch::{Batch, Staged},
     inventory::{Positions, Transactions},
     sink::commit_rows,
-    table::{Batch, Staged},
     testing::TestDatabase,
 };
 use sqlx::{Connection, PgConnection};

@@ -5,7 +5,8 @@
 //!   `replenishment`, `forecasting`), the roles the API and BI readers connect as, and row-level security per
 //!   tenant; applied by [`migrate`].
 //! - [`table`]: the [`Table`](table::Table) a table family implements (topic, columns, key,
-//!   which version wins) and the COPY-staged batch that upserts it.
+//!   which version wins).
+//! - [`batch`]: a table's rows staged with COPY and upserted at commit.
 //! - [`copy`]: rows in COPY text format.
 //! - [`redelivery`]: rows that arrive again compared with the stored ones, in the upsert.
 //! - [`inventory`], [`catalog`], [`replenishment`], [`forecasting`]: the tables, one module
@@ -15,8 +16,9 @@
 //! - [`testing`]: a fresh migrated database per test.
 //!
 //! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`]
-//! ([`Family`](table::Family) when one topic writes a header and its lines).
+//! ([`Family`](batch::Family) when one topic writes a header and its lines).
 
+pub mod batch;
 pub mod catalog;
 pub mod copy;
 pub mod forecasting;
@@ -27,8 +29,8 @@ pub mod sink;
 pub mod table;
 pub mod testing;
 
+use batch::{Batch, Family, Staged};
 use sqlx::migrate::{MigrateError, Migrator};
-use table::{Batch, Family, Staged};
 
 /// The migrations in `sinks/migrations`, compiled in.
 pub static MIGRATOR: Migrator = sqlx::migrate!();

@@ -18,10 +18,11 @@ use composerp_events::{
 };
 use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::{
+    batch::{Batch, Staged},
     inventory::{Positions, Transactions},
     redelivery::Outcome,
     sink::{self, SinkConfig, commit_rows},
-    table::{Batch, Staged, Table},
+    table::Table,
     testing::TestDatabase,
 };
 use composerp_topics::{TopicCatalog, admin::Admin};
