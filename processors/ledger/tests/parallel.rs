@@ -15,7 +15,8 @@ use composerp_ledger::{InventoryLedger, LedgerTables};
 use composerp_runtime::{
     parallel::{MIN_PER_THREAD, Record, Workers},
     processor::{Outputs, Tables},
-    task::{Change, Env, Outcome, Task},
+    states::Change,
+    task::{Env, Outcome, Task},
 };
 
 const PARTITIONS: i32 = 5;

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use composerp_events::EventId;
 use serde::{Deserialize, Serialize};
 
-use crate::task::{Change, StateError};
+use crate::states::{Change, StateError};
 
 /// Prefix of the store and changelog keys that hold id segments; state keys never start with it.
 pub(crate) const DEDUPE_PREFIX: &str = "\u{1}dedupe|";

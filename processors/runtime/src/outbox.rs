@@ -1,6 +1,6 @@
 //! Hands a processor's outputs to librdkafka on a thread of its own: queueing a record
-//! (partitioner, copy, the partition queue's lock) and serving delivery reports were about a
-//! fifth of the engine thread's time, which the engine now spends processing the next records.
+//! (partitioner, copy, the partition queue's lock) and serving delivery reports cost about a
+//! fifth of a thread's time, which the engine thread spends processing the next records instead.
 //!
 //! The engine counts what it pushes and the delivery reports count what the broker
 //! acknowledged, so a batch's commit waits for its outputs whichever thread queued them. The

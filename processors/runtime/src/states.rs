@@ -2,12 +2,26 @@
 //!
 //! A key is hashed once per access and lives in one slot: the changed keys are slot numbers in
 //! the order of their first change, so the end of a batch neither copies nor sorts key strings
-//! (that sort and the second map of changed keys were a tenth of the ledger's time). The order
-//! follows the inputs' order, so it is the same on every run and after every restart.
+//! (sorting key strings cost a tenth of the ledger's time). The order follows the inputs' order,
+//! so it is the same on every run and after every restart. Serialized, a change is a
+//! [`Change`], what the store and the changelog keep.
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
+
+/// A state value that does not serialize or deserialize.
+#[derive(Debug, thiserror::Error)]
+#[error("state of key {key}: {detail}")]
+pub struct StateError {
+    /// Key.
+    pub key: String,
+    /// Serializer message.
+    pub detail: String,
+}
+
+/// A changed key and its serialized value as the store and the changelog keep it (None: removed).
+pub type Change = (String, Option<Vec<u8>>);
 
 /// A key's slot: stable while the key has state or is changed and not yet committed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

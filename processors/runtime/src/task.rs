@@ -8,22 +8,9 @@ use crate::{
     dedupe::{Dedupe, Verdict},
     order::{Held, OrderLog, Replay, Run},
     processor::{Context, EmitError, Input, Outputs, Processor, Reject},
-    states::States,
+    states::{Change, StateError, States},
     timer::{TimerKind, Timers},
 };
-
-/// A state value that does not serialize or deserialize.
-#[derive(Debug, thiserror::Error)]
-#[error("state of key {key}: {detail}")]
-pub struct StateError {
-    /// Key.
-    pub key: String,
-    /// Serializer message.
-    pub detail: String,
-}
-
-/// A changed key and its serialized value as the store and the changelog keep it (None: removed).
-pub type Change = (String, Option<Vec<u8>>);
 
 /// What became of one input record.
 #[derive(Debug, Clone, PartialEq, Eq)]
