@@ -6,8 +6,10 @@
 //! - [`publish`]: a batched producer that counts acknowledgements.
 //! - [`local`]: a Kafka-protocol broker on loopback (Tansu, memory engine) for tests and the
 //!   demo, started on a free port and stopped when dropped.
-//! - [`group`]: one consumer-group member: assignment and revocation, rejoining a group that left
-//!   the member without partitions, fetching stalled partitions again.
+//! - [`member`]: one consumer-group member, the loop the engine and the sinks share: assignment
+//!   and revocation handed to a [`Member`](member::Member), stalled partitions fetched again, the
+//!   group joined again when it forgot the member.
+//! - [`group`]: the group's housekeeping: when to rejoin, which partitions stall, offset commits.
 //! - [`lag`]: consumer lag of the owned partitions as a gauge.
 //! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
 //! - [`dlq`]: the headers of a dead letter.
@@ -17,6 +19,7 @@ pub mod fetch;
 pub mod group;
 pub mod lag;
 pub mod local;
+pub mod member;
 pub mod publish;
 pub mod settings;
 

@@ -23,22 +23,21 @@ use composerp_kafka::{
     KafkaSettings, PublishError, Publisher,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+    member::{Join, Member, Membership},
 };
 use composerp_topics::TopicCatalog;
 use futures_util::future::join_all;
 use metrics::{Counter, Histogram};
 use rdkafka::{
-    ClientContext, Message, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
+    Message, Offset, TopicPartitionList,
+    consumer::{CommitMode, Consumer},
     error::KafkaError,
-    types::RDKafkaRespErr,
 };
 use sqlx::{Connection, PgConnection};
 use tokio::runtime::Handle;
 
-use crate::{redelivery::Outcome, table::Staged};
+use crate::{batch::Staged, redelivery::Outcome};
 
 /// Rows that arrived again with other content than the stored ones; labels sink and table.
 const CONFLICTS: &str = "composerp_sink_conflicting_redeliveries_total";
@@ -143,8 +142,6 @@ struct Sink {
     staged: usize,
     dead_letters: usize,
     last_commit: Instant,
-    /// When the group last assigned or revoked partitions here.
-    last_rebalance: Instant,
     /// The sessions; None while a batch is in flight (the write owns them).
     db: Option<Db>,
     /// The batch being written while the next one is staged.
@@ -155,6 +152,8 @@ struct Sink {
     stop: Arc<AtomicBool>,
     meters: Meters,
     failed: Option<SinkError>,
+    /// The sink made its last commit (it is stopping, or failed): nothing more is committed.
+    halted: bool,
 }
 
 impl Sink {
@@ -361,11 +360,22 @@ impl Sink {
             .collect())
     }
 
-    fn assign(
-        &mut self,
-        consumer: &BaseConsumer<Rebalancer>,
-        partitions: &[(usize, i32)],
-    ) -> Result<(), SinkError> {
+    /// Commits the consumed offsets to the group; `sink.offsets` in Postgres stays the truth.
+    fn commit_group(&self, group: &Membership<Sink>, mode: CommitMode) {
+        let offsets = self
+            .next
+            .iter()
+            .map(|(&(i, p), &next)| (self.names[i].as_str(), p, next));
+        group.commit(offsets, mode);
+    }
+}
+
+/// The sink as a consumer-group member: assignment reads the offsets from Postgres, revocation
+/// commits first.
+impl Member for Sink {
+    type Error = SinkError;
+
+    fn assign(&mut self, partitions: &[(usize, i32)]) -> Result<TopicPartitionList, SinkError> {
         let stored = self.stored_offsets(partitions)?;
         let mut tpl = TopicPartitionList::new();
         for (&(i, p), next) in partitions.iter().zip(stored) {
@@ -378,66 +388,35 @@ impl Sink {
             )?;
             tracing::info!(sink = %self.cfg.name, topic = %self.names[i], partition = p, next, "Partition assigned.");
         }
-        self.last_rebalance = Instant::now();
-        if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
-            consumer.assign(&tpl)?;
-        } else {
-            consumer.incremental_assign(&tpl)?;
-        }
-        Ok(())
+        Ok(tpl)
     }
 
-    /// Commits the consumed offsets to the group ([`commit_offsets`]); `sink.offsets` in
-    /// Postgres stays the truth.
-    fn commit_group(&self, consumer: &BaseConsumer<Rebalancer>, mode: CommitMode) {
-        let offsets = self
-            .next
-            .iter()
-            .map(|(&(i, p), &next)| (self.names[i].as_str(), p, next));
-        commit_offsets(consumer, offsets, mode);
+    fn revoke(&mut self, _: &[(usize, i32)]) -> Result<(), SinkError> {
+        self.commit_and_wait()
     }
 
-    /// Fetches the stalled partitions held here once more; true if one is held elsewhere and
-    /// the membership has been settled for [`Stalls::AFTER`].
-    fn fetch_again(&self, consumer: &BaseConsumer<Rebalancer>, stalled: &[(usize, i32)]) -> bool {
-        let mut elsewhere = false;
-        for &(i, p) in stalled {
-            let Some(&next) = self.next.get(&(i, p)) else {
-                elsewhere |= self.last_rebalance.elapsed() > Stalls::AFTER;
-                continue;
-            };
-            let from = Offset::Offset((next - FETCH_REWIND).max(0));
-            match consumer.seek(&self.names[i], p, from, Duration::from_secs(10)) {
-                Ok(()) => {
-                    tracing::warn!(sink = %self.cfg.name, topic = %self.names[i], partition = p, next, "Stalled partition held here: fetching it again.")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, topic = %self.names[i], partition = p, "Seek of a stalled partition failed.")
-                }
-            }
-        }
-        elsewhere
-    }
-
-    fn revoke(
-        &mut self,
-        consumer: &BaseConsumer<Rebalancer>,
-        partitions: &[(usize, i32)],
-    ) -> Result<(), SinkError> {
-        self.commit_and_wait()?;
-        let mut tpl = TopicPartitionList::new();
+    fn release(&mut self, partitions: &[(usize, i32)]) -> Result<(), SinkError> {
         for &(i, p) in partitions {
             self.next.remove(&(i, p));
-            tpl.add_partition(&self.names[i], p);
             tracing::info!(sink = %self.cfg.name, topic = %self.names[i], partition = p, "Partition released.");
         }
-        self.last_rebalance = Instant::now();
-        if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
-            consumer.unassign()?;
-        } else {
-            consumer.incremental_unassign(&tpl)?;
-        }
         Ok(())
+    }
+
+    fn stopped(&self) -> bool {
+        self.failed.is_some() || self.halted
+    }
+
+    fn fail(&mut self, error: SinkError) {
+        self.failed = Some(error);
+    }
+
+    fn holds_any(&self) -> bool {
+        !self.next.is_empty()
+    }
+
+    fn next_offset(&self, index: usize, partition: i32) -> Option<i64> {
+        self.next.get(&(index, partition)).copied()
     }
 }
 
@@ -547,48 +526,6 @@ pub async fn commit_rows(
     Ok(outcome)
 }
 
-/// Consumer context: assignment reads the offsets from Postgres, revocation commits first.
-struct Rebalancer {
-    sink: Arc<Mutex<Sink>>,
-}
-
-impl ClientContext for Rebalancer {}
-
-impl ConsumerContext for Rebalancer {
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let mut sink = self.sink.lock().unwrap_or_else(|p| p.into_inner());
-        if sink.failed.is_some() {
-            return;
-        }
-        let partitions: Vec<(usize, i32)> = tpl
-            .elements()
-            .iter()
-            .filter_map(|e| sink.index_of(e.topic()).map(|i| (i, e.partition())))
-            .collect();
-        let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                sink.assign(consumer, &partitions)
-            }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                sink.revoke(consumer, &partitions)
-            }
-            other => {
-                tracing::error!(error = ?other, "Rebalance failed.");
-                Ok(())
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "Rebalance handling failed; stopping.");
-            sink.failed = Some(e);
-        }
-    }
-}
-
 /// Runs the sink of `tables` until `stop` is set or an error occurs. Blocks: call it from a
 /// blocking thread of a Tokio runtime (`rt` runs the Postgres calls).
 pub fn run(
@@ -600,14 +537,14 @@ pub fn run(
     stop: Arc<AtomicBool>,
 ) -> Result<(), SinkError> {
     let catalog = TopicCatalog::embedded();
-    let (mut names, mut dlqs, mut watched) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut names, mut dlqs, mut topics) = (Vec::new(), Vec::new(), Vec::new());
     for t in &tables {
         let spec = catalog
             .get(t.topic())
             .map_err(|e| SinkError::Topics(e.to_string()))?;
         names.push(spec.name.clone());
         dlqs.push(spec.dlq.clone());
-        watched.push((spec.name.clone(), spec.partitions));
+        topics.push((spec.name.clone(), spec.partitions));
     }
     let ddl = tables.iter().map(|t| t.stage_ddl()).collect();
     let labels = [("sink", cfg.name.clone())];
@@ -638,71 +575,44 @@ pub fn run(
         staged: 0,
         dead_letters: 0,
         last_commit: Instant::now(),
-        last_rebalance: Instant::now(),
         publisher: Publisher::new(kafka)?,
         gaps: Gaps::default(),
         rt,
         stop: stop.clone(),
         failed: None,
+        halted: false,
     }));
-    let lag = {
-        let (kafka, sink, stop) = (kafka.clone(), sink.clone(), stop.clone());
-        let lag = Lag {
+    let join = Join {
+        group: format!("composerp-sink-{}", cfg.name),
+        subscribed: topics.len(),
+        topics,
+        lag: Lag {
             metric: "composerp_sink_consumer_lag_records",
             label: ("sink", cfg.name.clone()),
-        };
-        std::thread::Builder::new()
-            .name(format!("sink-{}-lag", cfg.name))
-            .spawn(move || {
-                let positions = || {
-                    let s = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    s.next
-                        .iter()
-                        .map(|(&(i, p), &next)| (s.names[i].clone(), p, next))
-                        .collect()
-                };
-                lag.report(&kafka, positions, &stop)
-            })
-            .map_err(|e| SinkError::Panicked(e.to_string()))?
+        },
+        name: format!("sink-{}", cfg.name),
     };
-    let group = format!("composerp-sink-{}", cfg.name);
-    let stalls: Arc<Mutex<Vec<(usize, i32)>>> = Arc::default();
-    let watch = {
-        let (kafka, group, stalls, stop) =
-            (kafka.clone(), group.clone(), stalls.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name(format!("sink-{}-stalls", cfg.name))
-            .spawn(move || Stalls::watch(&kafka, &group, &watched, &stalls, &stop))
-            .map_err(|e| SinkError::Panicked(e.to_string()))?
+    let positions = {
+        let sink = sink.clone();
+        move || {
+            let s = sink.lock().unwrap_or_else(|p| p.into_inner());
+            s.next
+                .iter()
+                .map(|(&(i, p), &next)| (s.names[i].clone(), p, next))
+                .collect()
+        }
     };
-    let consumer: BaseConsumer<Rebalancer> = kafka
-        .consumer(&group)
-        .create_with_context(Rebalancer { sink: sink.clone() })?;
-    let topics: Vec<&str> = names.iter().map(String::as_str).collect();
-    consumer.subscribe(&topics)?;
-    let mut rejoin = Rejoin::default();
+    let mut group = Membership::join(kafka, join, sink.clone(), positions, stop.clone())?;
     let result = loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
-        let has_partitions = !sink
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .next
-            .is_empty();
-        let stalled = std::mem::take(&mut *stalls.lock().unwrap_or_else(|p| p.into_inner()));
-        let elsewhere = !stalled.is_empty()
-            && sink
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .fetch_again(&consumer, &stalled);
-        if rejoin.due(has_partitions, elsewhere) {
-            consumer.unsubscribe();
-            consumer.subscribe(&topics)?;
+        if let Err(e) = group.tend() {
+            break Err(e.into());
         }
         let mut timeout = Duration::from_millis(100);
         for _ in 0..5_000 {
-            let Some(msg) = consumer.poll(timeout) else {
+            let Some(msg) = group.consumer().poll(timeout) else {
                 break;
             };
             timeout = Duration::ZERO;
@@ -713,7 +623,7 @@ pub fn run(
                     None | Some((_, GapCheck::Drop)) => {}
                     Some((i, GapCheck::Continue)) => s.apply(i, &m),
                     Some((i, GapCheck::Refetch(from))) => {
-                        let seek = consumer.seek(
+                        let seek = group.consumer().seek(
                             m.topic(),
                             m.partition(),
                             Offset::Offset((from - FETCH_REWIND).max(0)),
@@ -740,26 +650,26 @@ pub fn run(
             if let Err(e) = s.commit() {
                 break Err(e);
             }
-            s.commit_group(&consumer, CommitMode::Async);
+            s.commit_group(&group, CommitMode::Async);
         }
     };
     // A clean stop commits what was consumed and leaves the group so partitions move at once.
     let stopping = {
         let mut s = sink.lock().unwrap_or_else(|p| p.into_inner());
+        s.halted = result.is_err();
         if result.is_ok() {
             // Stopping: a failed write is given up and replayed after the restart.
             let done = s.commit_and_wait();
             if done.is_ok() {
-                s.commit_group(&consumer, CommitMode::Sync);
+                s.commit_group(&group, CommitMode::Async);
             }
+            // That was the last commit: leaving the group only releases the partitions.
+            s.halted = true;
             done
         } else {
             Ok(())
         }
     };
-    consumer.unsubscribe();
-    stop.store(true, Ordering::Relaxed);
-    let _ = lag.join();
-    let _ = watch.join();
+    group.leave();
     result.and(stopping)
 }

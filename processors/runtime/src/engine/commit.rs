@@ -1,5 +1,25 @@
 //! Committing a batch: its outputs, then its state entries, then its marker, each step once
 //! the broker has acknowledged the one before; and the checks of what was acknowledged.
+//!
+//! A batch commits as: outputs and dead letters → every acknowledgement → changed states and
+//! timers to the changelog → every acknowledgement → a commit marker with the input offsets →
+//! its acknowledgement → the changed rows staged for the local store, which writes them with
+//! the offsets in one transaction every few seconds and before partitions are released (it
+//! only shortens restarts: a crash replays the changelog tail past its checkpoint).
+//!
+//! Batches overlap: a closed batch keeps the serialized values its states had when it closed,
+//! and goes through those steps as acknowledgements arrive while the next batches are
+//! processed ([`Closing`]). Steps run in batch order, so a batch's changelog entries follow
+//! every acknowledged output of the batches before it; at most [`MAX_CLOSING`] batches wait
+//! at a time. Revocation, assignment and a clean stop wait for all of them.
+//!
+//! Every changelog entry is valid on its own: it is written only after the outputs of the
+//! records it reflects were acknowledged, and a processor whose effects must not repeat keeps
+//! the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
+//! applies every entry it reads, committed by a marker or not, and whatever compaction kept,
+//! then resumes the inputs from the last marker: records the state already reflects are
+//! recognised by the processor, the others are applied, and replayed outputs carry the same
+//! ids, so consumers deduplicate.
 
 use super::*;
 

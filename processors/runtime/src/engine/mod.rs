@@ -1,52 +1,18 @@
 //! Runs a [`Processor`] against a Kafka cluster, effectively once, without Kafka transactions.
 //!
-//! - Assignment: the group (cooperative-sticky) assigns partitions of the first input topic; a
-//!   process that gets partition `p` also reads partition `p` of every other input (they are
-//!   co-partitioned), from the offsets its state recorded.
-//! - State: all of a partition's state is in memory; a fjall store per partition is the local
-//!   checkpoint and a compacted changelog topic (one partition per task) the replicated one.
-//! - A batch commits as: outputs and dead letters → every acknowledgement → changed states and
-//!   timers to the changelog → every acknowledgement → a commit marker with the input offsets →
-//!   its acknowledgement → the changed rows staged for the local store, which writes them with
-//!   the offsets in one transaction every few seconds and before partitions are released (it
-//!   only shortens restarts: a crash replays the changelog tail past its checkpoint).
-//! - Batches overlap: a closed batch keeps the serialized values its states had when it closed,
-//!   and goes through those steps as acknowledgements arrive while the next batches are
-//!   processed ([`Closing`]). Steps run in batch order, so a batch's changelog entries follow
-//!   every acknowledged output of the batches before it; at most [`MAX_CLOSING`] batches wait
-//!   at a time. Revocation, assignment and a clean stop wait for all of them.
-//! - Rounds: the records both consumers have at hand (up to a few thousand) are checked for
-//!   gaps, then handled together, the partitions split between this thread and a pool of
-//!   helpers ([`crate::parallel`]); a partition's records stay on one thread, in order. A
-//!   rebalance served while polling drops the round's records of partitions it released or
-//!   restored (their state's offsets say where to fetch them again).
-//! - Outputs go to librdkafka through the outbox thread (`crate::outbox`), while this thread
-//!   processes the next records; a batch counts what it handed over and the delivery reports
-//!   what the broker acknowledged, so its steps wait for its outputs whichever thread queued
-//!   them. Dead letters, changelog entries, markers and sentinels are queued here, in order.
-//! - Every changelog entry is valid on its own: it is written only after the outputs of the
-//!   records it reflects were acknowledged, and a processor whose effects must not repeat keeps
-//!   the input position a key reflects in the key's state ([`Context::source`](crate::processor::Context::source)). So recovery
-//!   applies every entry it reads, committed by a marker or not, and whatever compaction kept,
-//!   then resumes the inputs from the last marker: records the state already reflects are
-//!   recognised by the processor, the others are applied, and replayed outputs carry the same
-//!   ids, so consumers deduplicate.
-//! - Ownership: brokers can hand a partition to a new process before the old one has let go
-//!   (Tansu does, after a SIGKILL). A restore first writes a sentinel to the changelog partition
-//!   and reads up to it; the sentinel's offset is the new owner's epoch. Every state entry
-//!   carries its writer's epoch in a header and every marker its epoch, and a restore applies a
-//!   write only if no higher epoch appeared before it in the log: the log order decides
-//!   ownership, and a stale owner's late writes are ignored. Epochs survive compaction (which
-//!   keeps only the latest sentinel and marker): the writes of the epochs whose sentinels were
-//!   compacted away still carry their epochs, so a restore from an empty state directory keeps
-//!   them.
-//! - Restore: local checkpoint, then the changelog from the checkpoint's position to the
-//!   restore's own sentinel. The local checkpoint counts only if its process was the sole
-//!   writer of the changelog partition from its sentinel to that checkpoint (each commit checks
-//!   that its marker landed right after its own records): under a split ownership a superseded
-//!   owner goes on committing locally, and its states are behind the newer owner's markers, so
-//!   such a store is rebuilt from the changelog alone.
-//! - Revocation: the pending batch is committed before the partitions are released.
+//! A partition's state lives in memory, with a fjall store per partition as the local
+//! checkpoint and a compacted changelog topic (one partition per task) as the replicated one.
+//! The engine's parts, each module's header telling its share of the protocol:
+//!
+//! - `rebalance`: the engine as a consumer-group member: which partitions it reads, restored
+//!   when assigned, committed when revoked.
+//! - `poll`: rounds of records from both consumers, checked for gaps and handled together.
+//! - `commit`: a batch's outputs, state entries and marker, each once the broker acknowledged
+//!   the one before; batches overlap.
+//! - `restore`: local checkpoint, then the changelog, taking only the owner's writes.
+//! - `run`: the main loop and its threads; `tables`: reference data followed from whole topics.
+//! - [`crate::fence`] and [`crate::order`]: a round's outputs leave only while the partition is
+//!   still this process's, in the order its inputs were logged.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -63,11 +29,10 @@ use composerp_topics::{TopicCatalog, TopicSpec, admin::Admin};
 use metrics::{Counter, Gauge, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
-    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol},
-    error::KafkaError,
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext},
+    error::{KafkaError, KafkaResult},
     message::{BorrowedMessage, Header, Headers, OwnedHeaders},
     producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext},
-    types::RDKafkaRespErr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,8 +40,8 @@ use composerp_kafka::{
     KafkaSettings,
     dlq::DeadLetter,
     fetch::{FETCH_REWIND, GapCheck, Gaps},
-    group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+    member::{Join, Membership},
 };
 
 use crate::{
@@ -84,9 +49,10 @@ use crate::{
     order::{Held, ORDER_KEY, OrderLog},
     outbox::{self, Outbox, OutboxClosed},
     parallel::{Record, Workers},
-    processor::{Input, Outputs, Processor, Reject, Tables},
+    processor::{Outputs, Processor, Reject, Tables, input_topics},
+    states::{Change, StateError},
     store::{Checkpoint, Store, StoreError},
-    task::{Change, Env, StateError, Task},
+    task::{Env, Task},
     timer::TimerKind,
 };
 
@@ -97,8 +63,7 @@ mod restore;
 mod run;
 mod tables;
 
-use poll::{fetch_again, pump};
-use rebalance::Rebalancer;
+use poll::pump;
 use tables::follow_tables;
 
 /// Changelog key of commit markers; state keys never start with NUL.
@@ -527,10 +492,8 @@ struct Engine<P: Processor> {
     gaps: Gaps,
     /// Next input offsets of each committed partition, for the lag reporter.
     progress: Arc<Mutex<BTreeMap<i32, Vec<i64>>>>,
-    /// When the group last assigned or revoked partitions here.
-    last_rebalance: Instant,
     failed: Option<EngineError>,
-    /// The engine stopped on an error: nothing more is committed.
+    /// The engine made its last commit (it is stopping, or failed): nothing more is committed.
     halted: bool,
 }
 
@@ -746,14 +709,14 @@ impl<P: Processor> Engine<P> {
     }
 
     /// Commits the inputs' next offsets of every task to the group ([`commit_offsets`]).
-    fn commit_group<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>, mode: CommitMode) {
+    fn commit_group(&self, group: &Membership<Self>, mode: CommitMode) {
         let offsets = self.tasks.iter().flat_map(|(p, running)| {
             self.inputs
                 .iter()
                 .zip(&running.committed)
                 .map(move |(t, &next)| (t.name.as_str(), *p, next))
         });
-        commit_offsets(consumer, offsets, mode);
+        group.commit(offsets, mode);
     }
 }
 

@@ -1,5 +1,15 @@
-//! Polling: the records both consumers have at hand, checked for gaps, handled as one round;
-//! and fetching stalled partitions again.
+//! Polling: the records both consumers have at hand, checked for gaps, handled as one round.
+//!
+//! Rounds: the records both consumers have at hand (up to a few thousand) are checked for
+//! gaps, then handled together, the partitions split between this thread and a pool of
+//! helpers ([`crate::parallel`]); a partition's records stay on one thread, in order. A
+//! rebalance served while polling drops the round's records of partitions it released or
+//! restored (their state's offsets say where to fetch them again).
+//!
+//! Outputs go to librdkafka through the outbox thread (`crate::outbox`), while this thread
+//! processes the next records; a batch counts what it handed over and the delivery reports
+//! what the broker acknowledged, so its steps wait for its outputs whichever thread queued
+//! them. Dead letters, changelog entries, markers and sentinels are queued here, in order.
 
 use super::*;
 
@@ -195,42 +205,4 @@ pub(super) fn pump<P: Processor, C: ConsumerContext>(
         e.failed = Some(err);
     }
     polled
-}
-
-/// Fetches the stalled partitions this process holds once more, from their recorded offsets;
-/// true if a stalled partition is held elsewhere and the membership has been settled long
-/// enough to blame the group rather than a restore in progress.
-pub(super) fn fetch_again<P: Processor>(
-    engine: &Mutex<Engine<P>>,
-    consumer: &BaseConsumer<Rebalancer<P>>,
-    stalled: &[(usize, i32)],
-) -> bool {
-    let e = engine.lock().unwrap_or_else(|p| p.into_inner());
-    let mut elsewhere = false;
-    for &(index, p) in stalled {
-        let Some(running) = e.tasks.get(&p) else {
-            elsewhere |= e.last_rebalance.elapsed() > Stalls::AFTER;
-            continue;
-        };
-        let topic = &e.inputs[index].name;
-        let from = Offset::Offset((running.task.offsets[index] - FETCH_REWIND).max(0));
-        let timeout = Duration::from_secs(10);
-        let sought = if index == 0 {
-            consumer.seek(topic, p, from, timeout)
-        } else {
-            e.data.seek(topic, p, from, timeout)
-        };
-        match sought {
-            Ok(()) => tracing::warn!(
-                topic = %topic,
-                partition = p,
-                offset = running.task.offsets[index],
-                "Stalled partition held here: fetching it again."
-            ),
-            Err(err) => {
-                tracing::warn!(error = %err, topic = %topic, partition = p, "Seek of a stalled partition failed.")
-            }
-        }
-    }
-    elsewhere
 }

@@ -1,130 +1,96 @@
-//! The group's assignments: a partition assigned is restored before its first record, one
-//! revoked is committed and released.
+//! The engine as a consumer-group member: a partition assigned is restored before its first
+//! record, one revoked is committed and released. The group side of it (answering librdkafka,
+//! stalls, rejoins) is `composerp_kafka::member`, shared with the sinks.
+//!
+//! Assignment: the group (cooperative-sticky) assigns partitions of the first input topic; a
+//! process that gets partition `p` also reads partition `p` of every other input (they are
+//! co-partitioned), from the offsets its state recorded.
+//!
+//! Revocation: the pending batch is committed before the partitions are released.
+
+use composerp_kafka::member::Member;
 
 use super::*;
 
-/// Consumer context: partition assignment drives task restore and release.
-pub(super) struct Rebalancer<P: Processor> {
-    pub(super) engine: Arc<Mutex<Engine<P>>>,
-}
+impl<P: Processor> Member for Engine<P> {
+    type Error = EngineError;
 
-impl<P: Processor> ClientContext for Rebalancer<P> {}
-
-impl<P: Processor> ConsumerContext for Rebalancer<P> {
-    fn rebalance(
-        &self,
-        consumer: &BaseConsumer<Self>,
-        err: RDKafkaRespErr,
-        tpl: &mut TopicPartitionList,
-    ) {
-        let mut engine = self.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let partitions: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
-        if engine.failed.is_some() || engine.halted {
-            // Nothing is committed any more, but revoked partitions are still released: a
-            // consumer closing waits for that.
-            if err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS
-                && let Err(e) = release(&mut engine, consumer, &partitions)
-            {
-                tracing::warn!(error = %e, "Releasing partitions after a failure failed.");
-            }
-            return;
+    fn assign(&mut self, partitions: &[(usize, i32)]) -> Result<TopicPartitionList, EngineError> {
+        if !self.tasks.is_empty() {
+            // The closed batches commit first, in order: the restores block this thread a while.
+            self.commit(false)?;
         }
-        let result = match err {
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                assign(&mut engine, consumer, &partitions)
+        let n = self.inputs.len();
+        let mut group = TopicPartitionList::new();
+        for &(_, p) in partitions {
+            let running = self.restore(p)?;
+            group.add_partition_offset(
+                &self.inputs[0].name,
+                p,
+                Offset::Offset((running.task.offsets[0] - FETCH_REWIND).max(0)),
+            )?;
+            let others = self.partitions_of(p, Some(&running.task.offsets), 1..n)?;
+            self.tasks.insert(p, running);
+            if others.count() > 0 {
+                self.data.incremental_assign(&others)?;
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                revoke(&mut engine, consumer, &partitions)
+            tracing::info!(processor = P::NAME, partition = p, "Partition assigned.");
+        }
+        let keys: usize = self.tasks.values().map(|r| r.task.states.len()).sum();
+        self.meters.keys.set(keys as f64);
+        Ok(group)
+    }
+
+    fn revoke(&mut self, _: &[(usize, i32)]) -> Result<(), EngineError> {
+        if !self.tasks.is_empty() {
+            self.commit(true)?;
+        }
+        Ok(())
+    }
+
+    /// Drops the tasks of `partitions` and stops reading their other inputs.
+    fn release(&mut self, partitions: &[(usize, i32)]) -> Result<(), EngineError> {
+        let n = self.inputs.len();
+        for &(_, p) in partitions {
+            self.tasks.remove(&p);
+            self.progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&p);
+            let others = self.partitions_of(p, None, 1..n)?;
+            if others.count() > 0 {
+                self.data.incremental_unassign(&others)?;
             }
-            other => {
-                tracing::error!(error = ?other, "Rebalance failed.");
-                Ok(())
-            }
-        };
-        if let Err(e) = result {
-            tracing::error!(error = %e, "Rebalance handling failed; stopping.");
-            engine.failed = Some(e);
+            tracing::info!(processor = P::NAME, partition = p, "Partition released.");
         }
+        Ok(())
     }
-}
 
-pub(super) fn assign<P: Processor>(
-    engine: &mut Engine<P>,
-    consumer: &BaseConsumer<Rebalancer<P>>,
-    partitions: &[i32],
-) -> Result<(), EngineError> {
-    if !engine.tasks.is_empty() {
-        // The closed batches commit first, in order: the restores block this thread a while.
-        engine.commit(false)?;
+    fn stopped(&self) -> bool {
+        self.failed.is_some() || self.halted
     }
-    let n = engine.inputs.len();
-    let mut group = TopicPartitionList::new();
-    for &p in partitions {
-        let running = engine.restore(p)?;
-        group.add_partition_offset(
-            &engine.inputs[0].name,
-            p,
-            Offset::Offset((running.task.offsets[0] - FETCH_REWIND).max(0)),
-        )?;
-        let others = engine.partitions_of(p, Some(&running.task.offsets), 1..n)?;
-        engine.tasks.insert(p, running);
-        if others.count() > 0 {
-            engine.data.incremental_assign(&others)?;
-        }
-        tracing::info!(processor = P::NAME, partition = p, "Partition assigned.");
-    }
-    let keys: usize = engine.tasks.values().map(|r| r.task.states.len()).sum();
-    engine.meters.keys.set(keys as f64);
-    engine.last_rebalance = Instant::now();
-    // Always answer the group, even with nothing: after a cooperative revoke librdkafka waits
-    // for this call (with an empty list) before it rejoins for the second round.
-    if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
-        consumer.assign(&group)?;
-    } else {
-        consumer.incremental_assign(&group)?;
-    }
-    Ok(())
-}
 
-pub(super) fn revoke<P: Processor>(
-    engine: &mut Engine<P>,
-    consumer: &BaseConsumer<Rebalancer<P>>,
-    partitions: &[i32],
-) -> Result<(), EngineError> {
-    if !engine.tasks.is_empty() {
-        engine.commit(true)?;
+    fn fail(&mut self, error: EngineError) {
+        self.failed = Some(error);
     }
-    release(engine, consumer, partitions)
-}
 
-/// Drops the tasks of `partitions` and hands them back to the group.
-pub(super) fn release<P: Processor>(
-    engine: &mut Engine<P>,
-    consumer: &BaseConsumer<Rebalancer<P>>,
-    partitions: &[i32],
-) -> Result<(), EngineError> {
-    let n = engine.inputs.len();
-    let mut group = TopicPartitionList::new();
-    for &p in partitions {
-        engine.tasks.remove(&p);
-        engine
-            .progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&p);
-        group.add_partition(&engine.inputs[0].name, p);
-        let others = engine.partitions_of(p, None, 1..n)?;
-        if others.count() > 0 {
-            engine.data.incremental_unassign(&others)?;
-        }
-        tracing::info!(processor = P::NAME, partition = p, "Partition released.");
+    fn holds_any(&self) -> bool {
+        !self.tasks.is_empty()
     }
-    engine.last_rebalance = Instant::now();
-    if matches!(consumer.rebalance_protocol(), RebalanceProtocol::Eager) {
-        // Eager revokes everything at once.
-        consumer.unassign()?;
-    } else {
-        consumer.incremental_unassign(&group)?;
+
+    fn next_offset(&self, index: usize, partition: i32) -> Option<i64> {
+        Some(self.tasks.get(&partition)?.task.offsets[index])
     }
-    Ok(())
+
+    fn seek_own(&self, index: usize, partition: i32, from: Offset) -> Option<KafkaResult<()>> {
+        // The group consumer reads the first input, the data consumer the others.
+        (index > 0).then(|| {
+            self.data.seek(
+                &self.inputs[index].name,
+                partition,
+                from,
+                Duration::from_secs(10),
+            )
+        })
+    }
 }

@@ -1,6 +1,23 @@
 //! Restoring a partition: the local checkpoint, then the changelog up to a sentinel of its own,
 //! taking only the writes of the partition's owner at each point of the log, and the order log
 //! to replay.
+//!
+//! Ownership: brokers can hand a partition to a new process before the old one has let go
+//! (Tansu does, after a SIGKILL). A restore first writes a sentinel to the changelog partition
+//! and reads up to it; the sentinel's offset is the new owner's epoch. Every state entry
+//! carries its writer's epoch in a header and every marker its epoch, and a restore applies a
+//! write only if no higher epoch appeared before it in the log: the log order decides
+//! ownership, and a stale owner's late writes are ignored. Epochs survive compaction (which
+//! keeps only the latest sentinel and marker): the writes of the epochs whose sentinels were
+//! compacted away still carry their epochs, so a restore from an empty state directory keeps
+//! them.
+//!
+//! Restore: local checkpoint, then the changelog from the checkpoint's position to the
+//! restore's own sentinel. The local checkpoint counts only if its process was the sole
+//! writer of the changelog partition from its sentinel to that checkpoint (each commit checks
+//! that its marker landed right after its own records): under a split ownership a superseded
+//! owner goes on committing locally, and its states are behind the newer owner's markers, so
+//! such a store is rebuilt from the changelog alone.
 
 use super::*;
 

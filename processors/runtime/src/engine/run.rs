@@ -1,5 +1,7 @@
 //! The engine's main loop and its threads.
 
+use std::sync::mpsc::RecvTimeoutError;
+
 use super::*;
 
 /// Runs `processor` until `stop` is set or an error occurs; `stop` is set when it ends, except
@@ -15,31 +17,42 @@ pub fn run<P: Processor>(
     // stopping the process.
     let stop = Arc::new(AtomicBool::new(false));
     let catalog = TopicCatalog::embedded();
-    let mut inputs = Vec::new();
-    for id in <P::Input as Input>::TOPICS {
-        inputs.push(
-            catalog
-                .get(id)
-                .map_err(|e| EngineError::Topics(e.to_string()))?
-                .clone(),
-        );
-    }
+    let inputs = input_topics::<P>(catalog).map_err(|e| EngineError::Topics(e.to_string()))?;
     let partitions = inputs[0].partitions;
-    if let Some(t) = inputs.iter().find(|t| t.partitions != partitions) {
-        return Err(EngineError::Topics(format!(
-            "{} has {} partitions, {} has {partitions}: inputs must be co-partitioned",
-            t.name, t.partitions, inputs[0].name
-        )));
-    }
     let changelog = catalog.changelog(P::NAME, partitions);
-    let admin = Admin::new(&kafka.admin()).map_err(|e| EngineError::Topics(e.to_string()))?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| EngineError::Topics(e.to_string()))?;
-    let report = rt
-        .block_on(admin.apply(inputs.iter().chain([&changelog])))
-        .map_err(|e| EngineError::Topics(e.to_string()))?;
+    // An unreachable broker holds the admin calls for their whole timeout, which a stop does
+    // not wait for: they run on a thread of their own.
+    let (done, setup) = std::sync::mpsc::channel();
+    {
+        let (config, topics) = (kafka.admin(), inputs.iter().chain([&changelog]).cloned());
+        let topics: Vec<TopicSpec> = topics.collect();
+        std::thread::Builder::new()
+            .name(format!("{}-topics", P::NAME))
+            .spawn(move || {
+                let applied = Admin::new(&config)
+                    .map_err(|e| e.to_string())
+                    .and_then(|admin| {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .map_err(|e| e.to_string())?;
+                        rt.block_on(admin.apply(topics.iter()))
+                            .map_err(|e| e.to_string())
+                    });
+                let _ = done.send(applied);
+            })
+            .map_err(|e| EngineError::Topics(e.to_string()))?;
+    }
+    let report = loop {
+        match setup.recv_timeout(Duration::from_millis(50)) {
+            Ok(applied) => break applied.map_err(EngineError::Topics)?,
+            Err(_) if outer.load(Ordering::Relaxed) => return Ok(()),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(EngineError::Topics("the topic setup thread died".into()));
+            }
+        }
+    };
     for d in &report.drift {
         tracing::warn!(drift = %d, "Topic drift.");
     }
@@ -116,85 +129,52 @@ pub fn run<P: Processor>(
         writer: EventId::random().0.as_u64_pair().0 | 1,
         gaps: Gaps::default(),
         progress: progress.clone(),
-        last_rebalance: Instant::now(),
         failed: None,
         halted: false,
     }));
-    let lag = {
-        let (kafka, inputs, stop) = (kafka.clone(), inputs.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name(format!("{}-lag", P::NAME))
-            .spawn(move || {
-                let positions = || {
-                    let now = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    now.into_iter()
-                        .flat_map(|(p, offsets)| {
-                            inputs
-                                .iter()
-                                .zip(offsets)
-                                .map(move |(t, next)| (t.name.clone(), p, next))
-                        })
-                        .collect()
-                };
-                let lag = Lag {
-                    metric: "composerp_processor_consumer_lag_records",
-                    label: ("processor", P::NAME.to_owned()),
-                };
-                lag.report(&kafka, positions, &stop)
-            })
-            .map_err(|e| EngineError::Topics(e.to_string()))?
+    let join = Join {
+        group: cfg
+            .group
+            .clone()
+            .unwrap_or_else(|| format!("composerp-{}", P::NAME)),
+        topics: inputs
+            .iter()
+            .map(|t| (t.name.clone(), t.partitions))
+            .collect(),
+        // The group assigns the first input; the data consumer follows with the others.
+        subscribed: 1,
+        lag: Lag {
+            metric: "composerp_processor_consumer_lag_records",
+            label: ("processor", P::NAME.to_owned()),
+        },
+        name: P::NAME.to_owned(),
     };
-    let group = cfg
-        .group
-        .clone()
-        .unwrap_or_else(|| format!("composerp-{}", P::NAME));
-    let stalls: Arc<Mutex<Vec<(usize, i32)>>> = Arc::default();
-    let watch = {
-        let (kafka, inputs, group, stalls, stop) = (
-            kafka.clone(),
-            inputs.clone(),
-            group.clone(),
-            stalls.clone(),
-            stop.clone(),
-        );
-        std::thread::Builder::new()
-            .name(format!("{}-stalls", P::NAME))
-            .spawn(move || {
-                let topics: Vec<(String, i32)> = inputs
-                    .iter()
-                    .map(|t| (t.name.clone(), t.partitions))
-                    .collect();
-                Stalls::watch(&kafka, &group, &topics, &stalls, &stop)
-            })
-            .map_err(|e| EngineError::Topics(e.to_string()))?
+    let positions = {
+        let inputs = inputs.clone();
+        move || {
+            let now = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            now.into_iter()
+                .flat_map(|(p, offsets)| {
+                    inputs
+                        .iter()
+                        .zip(offsets)
+                        .map(move |(t, next)| (t.name.clone(), p, next))
+                })
+                .collect()
+        }
     };
-    let consumer: BaseConsumer<Rebalancer<P>> =
-        kafka.consumer(&group).create_with_context(Rebalancer {
-            engine: engine.clone(),
-        })?;
-    consumer.subscribe(&[inputs[0].name.as_str()])?;
-    let mut rejoin = Rejoin::default();
+    let mut group = Membership::join(&kafka, join, engine.clone(), positions, stop.clone())?;
 
     let result = loop {
         if outer.load(Ordering::Relaxed) {
             break Ok(());
         }
-        let has_partitions = !engine
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .tasks
-            .is_empty();
-        let stalled = std::mem::take(&mut *stalls.lock().unwrap_or_else(|p| p.into_inner()));
-        let elsewhere = !stalled.is_empty() && fetch_again(&engine, &consumer, &stalled);
-        if rejoin.due(has_partitions, elsewhere) {
-            consumer.unsubscribe();
-            consumer.subscribe(&[inputs[0].name.as_str()])?;
-        }
+        group.tend()?;
         // The group consumer serves rebalances and the first input, the data consumer the other
         // inputs. Drain both without waiting; when both are empty, sleep a millisecond rather
         // than wait in one consumer's poll, so that records arriving at the other are not kept
         // waiting (and rdkafka's poll spins through the last millisecond of its timeout).
-        let handled = pump(&engine, &consumer, &data, 2_000);
+        let handled = pump(&engine, group.consumer(), &data, 2_000);
         if handled == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -207,7 +187,7 @@ pub fn run<P: Processor>(
             || (due && e.wall_timer_due());
         match e.step(close) {
             Ok(0) => {}
-            Ok(_) => e.commit_group(&consumer, CommitMode::Async),
+            Ok(_) => e.commit_group(&group, CommitMode::Async),
             Err(err) => break Err(err),
         }
     };
@@ -223,17 +203,18 @@ pub fn run<P: Processor>(
             e.write_stores()
         };
         if result.is_ok() && done.is_ok() {
-            e.commit_group(&consumer, CommitMode::Sync);
+            e.commit_group(&group, CommitMode::Async);
         }
+        // That was the last commit: the revocation that leaving the group brings only releases,
+        // and does not wait for a broker that may be gone.
+        e.halted = true;
         done
     };
-    consumer.unsubscribe();
+    group.leave();
     stop.store(true, Ordering::Relaxed);
     if !matches!(result, Err(EngineError::Superseded { .. })) {
         outer.store(true, Ordering::Relaxed);
     }
     let _ = follower.join();
-    let _ = lag.join();
-    let _ = watch.join();
     result.and(stopping)
 }
