@@ -16,8 +16,9 @@ use composerp_topics::TopicCatalog;
 
 use crate::{
     order::{Held, OrderLog},
-    processor::{Input, Outputs, Processor, Reject, Tables},
-    task::{Change, Env, Outcome, Task},
+    processor::{Input, Outputs, Processor, Reject, Tables, input_topics},
+    states::Change,
+    task::{Env, Outcome, Task},
     timer::Timers,
 };
 
@@ -53,8 +54,13 @@ pub struct TestDriver<P: Processor> {
 }
 
 impl<P: Processor> TestDriver<P> {
-    /// A driver for one partition of `processor`, with empty state and tables.
+    /// A driver for one partition of `processor`, with empty state and tables. Panics when the
+    /// processor's topics do not fit the catalog ([`WiringError`](crate::processor::WiringError)), as `composerp run` would
+    /// refuse to start.
     pub fn new(processor: P) -> Self {
+        if let Err(e) = input_topics::<P>(TopicCatalog::embedded()) {
+            panic!("{e}");
+        }
         let n = <P::Input as Input>::TOPICS.len();
         TestDriver {
             processor,
@@ -248,5 +254,80 @@ impl<P: Processor> TestDriver<P> {
     /// Records the processor rejected.
     pub fn dead_letters(&self) -> &[DeadLetter] {
         &self.dead_letters
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use composerp_events::pos::SaleCompleted;
+
+    use super::*;
+    use crate::processor::{Context, NoTables, WiringError};
+
+    /// A processor that only declares inputs; `I` picks which.
+    struct Declares<I>(std::marker::PhantomData<fn() -> I>);
+
+    impl<I: Input + Sync> Processor for Declares<I> {
+        const NAME: &'static str = "declares";
+        type Input = I;
+        type State = ();
+        type Tables = NoTables;
+
+        fn process(&self, _: &I, _: &mut Context<'_, (), NoTables>) -> Result<(), Reject> {
+            Ok(())
+        }
+    }
+
+    crate::inputs! {
+        /// The sales topic, spelled wrong.
+        enum Misspelt { "pos.sale" => Sale(SaleCompleted) }
+    }
+
+    crate::inputs! {
+        /// Sales read from the receipts topic.
+        enum Mistyped { "procurement.receipts" => Sale(SaleCompleted) }
+    }
+
+    crate::inputs! {
+        /// Sales, declared right.
+        enum Sales { "pos.sales" => Sale(SaleCompleted) }
+    }
+
+    fn wiring<I: Input + Sync>() -> Result<Vec<String>, WiringError> {
+        let specs = input_topics::<Declares<I>>(TopicCatalog::embedded())?;
+        Ok(specs.into_iter().map(|s| s.id).collect())
+    }
+
+    #[test]
+    fn an_input_topic_id_missing_from_the_catalog_is_refused() {
+        let e = wiring::<Misspelt>().expect_err("pos.sale is not a topic");
+        assert!(matches!(e, WiringError::Unknown { .. }), "{e}");
+        assert!(e.to_string().contains("pos.sale"), "{e}");
+    }
+
+    #[test]
+    fn an_input_topic_of_another_record_type_is_refused() {
+        let e = wiring::<Mistyped>().expect_err("receipts are not sales");
+        assert!(
+            matches!(
+                e,
+                WiringError::WrongRecord {
+                    topic: "procurement.receipts",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn inputs_that_fit_the_catalog_are_returned_in_order() {
+        assert_eq!(wiring::<Sales>().expect("fits"), ["pos.sales"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "pos.sale")]
+    fn the_driver_refuses_a_processor_whose_topics_do_not_fit() {
+        TestDriver::new(Declares::<Misspelt>(std::marker::PhantomData));
     }
 }

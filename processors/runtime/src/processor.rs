@@ -1,7 +1,7 @@
 //! The [`Processor`] trait a data engineer implements, and the [`Context`] it works through.
 
 use composerp_events::{Codec, DecodeError, Event, EventId, Timestamp};
-use composerp_topics::TopicCatalog;
+use composerp_topics::{TopicCatalog, TopicError, TopicSpec};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
@@ -41,6 +41,8 @@ pub trait Input: Sized + Send + 'static {
     /// Topic ids (from the topic catalog) consumed, in variant order; the first one drives
     /// partition assignment.
     const TOPICS: &'static [&'static str];
+    /// Avro full names of the records each topic carries, in the same order.
+    const RECORDS: &'static [&'static str];
     /// Decodes a record of the `index`-th topic.
     fn decode(index: usize, codec: &Codec, bytes: &[u8]) -> Result<Self, DecodeError>;
     /// Event id, for deduplication.
@@ -66,6 +68,7 @@ macro_rules! inputs {
 
         impl $crate::processor::Input for $name {
             const TOPICS: &'static [&'static str] = &[$($topic),+];
+            const RECORDS: &'static [&'static str] = &[$(<$ty as composerp_events::Event>::FULL_NAME),+];
             fn decode(index: usize, codec: &composerp_events::Codec, bytes: &[u8]) -> Result<Self, composerp_events::DecodeError> {
                 let mut i = 0;
                 $(
@@ -95,6 +98,91 @@ macro_rules! inputs {
             }
         }
     };
+}
+
+/// A processor whose declared topics do not fit the topic catalog. The engine refuses to start
+/// on it, and [`TestDriver::new`](crate::driver::TestDriver::new) panics with it, so that a
+/// typo fails the first unit test rather than the first `composerp run`.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    /// A topic id is not in the catalog.
+    #[error("processor {processor}: {source}")]
+    Unknown {
+        /// The processor's name.
+        processor: &'static str,
+        /// The catalog's answer.
+        source: TopicError,
+    },
+    /// An input topic carries another record type than its variant.
+    #[error("processor {processor}: input {topic} carries {carries}, not {expected}")]
+    WrongRecord {
+        /// The processor's name.
+        processor: &'static str,
+        /// The topic id.
+        topic: &'static str,
+        /// What the catalog says the topic carries.
+        carries: String,
+        /// What the input variant holds.
+        expected: &'static str,
+    },
+    /// Inputs with different partition counts cannot be processed partition by partition.
+    #[error(
+        "processor {processor}: {topic} has {partitions} partitions, {first} has {expected}: \
+         inputs must be co-partitioned"
+    )]
+    NotCoPartitioned {
+        /// The processor's name.
+        processor: &'static str,
+        /// The input topic that differs.
+        topic: &'static str,
+        /// Its partition count.
+        partitions: i32,
+        /// The first input topic.
+        first: &'static str,
+        /// Its partition count.
+        expected: i32,
+    },
+}
+
+/// The catalog entries of `P`'s inputs, in input order, after checking every input and table
+/// topic of `P` against `catalog`: known ids, the record type each input expects, and inputs
+/// co-partitioned.
+pub fn input_topics<P: Processor>(catalog: &TopicCatalog) -> Result<Vec<TopicSpec>, WiringError> {
+    let known = |id: &str| {
+        catalog.get(id).map_err(|source| WiringError::Unknown {
+            processor: P::NAME,
+            source,
+        })
+    };
+    for id in <P::Tables as Tables>::TOPICS {
+        known(id)?;
+    }
+    let topics = <P::Input as Input>::TOPICS;
+    let mut inputs: Vec<TopicSpec> = Vec::with_capacity(topics.len());
+    for (&id, &record) in topics.iter().zip(<P::Input as Input>::RECORDS) {
+        let spec = known(id)?;
+        if spec.value.as_deref() != Some(record) {
+            return Err(WiringError::WrongRecord {
+                processor: P::NAME,
+                topic: id,
+                carries: spec.value.clone().unwrap_or_else(|| "raw bytes".into()),
+                expected: record,
+            });
+        }
+        if let Some(first) = inputs.first()
+            && first.partitions != spec.partitions
+        {
+            return Err(WiringError::NotCoPartitioned {
+                processor: P::NAME,
+                topic: id,
+                partitions: spec.partitions,
+                first: topics[0],
+                expected: first.partitions,
+            });
+        }
+        inputs.push(spec.clone());
+    }
+    Ok(inputs)
 }
 
 /// Read-mostly reference data every partition needs (master data), filled from whole topics.
