@@ -238,7 +238,7 @@ pub struct SinkArgs {
 /// `composerp run`
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Processor name (see the README) or `all`.
+    /// The processor to run (one of those registered in `app/src/registry.rs`) or `all`.
     pub processor: String,
     /// Commit after this many input records (default 50,000).
     #[arg(long)]

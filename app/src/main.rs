@@ -7,7 +7,7 @@ mod cli;
 mod cmd;
 mod registry;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, builder::PossibleValuesParser};
 
 /// mimalloc: the ledger runs about 1.2× faster than on the system allocator (BENCHMARKS.md),
 /// which its many small states, keys and output buffers keep busy.
@@ -15,7 +15,7 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -49,6 +49,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Parses the command line; `composerp run` takes the processors of the registry (listed by
+/// `composerp run --help`) or `all`.
+fn parse() -> cli::Cli {
+    let mut processors = registry::registry().names();
+    processors.push("all");
+    let command = cli::Cli::command().mut_subcommand("run", |run| {
+        run.mut_arg("processor", |arg| {
+            arg.value_parser(PossibleValuesParser::new(processors))
+        })
+    });
+    cli::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

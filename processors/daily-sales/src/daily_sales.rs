@@ -217,4 +217,18 @@ mod tests {
         d.pipe([sale(1, 9, 2)]);
         assert_eq!(d.state("t1|s1|i1|20000").cloned(), before);
     }
+
+    #[test]
+    fn a_receipt_redelivered_after_a_crash_counts_once() {
+        let mut d = TestDriver::new(DailySales);
+        d.pipe([sale(1, 9, 2)]);
+        d.commit();
+        d.pipe([sale(2, 17, 3)]);
+        // The states reflecting receipt 2 were stored, its offset was not committed: the
+        // broker delivers it again at the same offset.
+        d.crash_after_states();
+        d.pipe([sale(2, 17, 3)]);
+        let totals = d.state("t1|s1|i1|20000").expect("day open");
+        assert_eq!((totals.units_sold, totals.receipts.len()), (5, 2));
+    }
 }
