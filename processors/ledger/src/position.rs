@@ -1,9 +1,10 @@
-//! One item-location's inventory position, by the rules of `shared/DOMAIN.md`.
+//! One item-location's inventory position, by the rules of docs/domain.md (Stock buckets,
+//! Movements, Stock ledger and valuation, Low-stock alerts).
 
 use composerp_events::{Timestamp, inventory::TransactionType};
 use serde::{Deserialize, Serialize};
 
-use crate::movement::{MovementKind, Reject};
+use crate::{movement::MovementKind, reject::Reject};
 
 /// How far back (by event time, from the newest movement seen) a position remembers its
 /// movements, so that a cycle count as of an earlier time can be applied exactly. A count older
@@ -107,7 +108,7 @@ pub struct Position {
     /// Time of the latest applied count.
     count_at: Option<Timestamp>,
     /// (event time, delta) of applied movements after the count and within the lookback, in
-    /// time order (states stored before the order was kept are sorted as they are read).
+    /// time order (older states stored them in arrival order, so they are sorted as read).
     #[serde(deserialize_with = "time_ordered")]
     deltas: Vec<(i64, i64)>,
     /// Movements at or before this time are forgotten.
@@ -325,9 +326,10 @@ impl Position {
     }
 
     fn remember(&mut self, at: i64, delta: i64) {
-        // In time order, so both ends are at hand: scanning every remembered movement per
-        // movement was a twentieth of the engine thread. Movements mostly arrive in order, so
-        // the last one is looked at first: each look is a cache miss in a cold position.
+        // In time order, so both ends are at hand without scanning every remembered movement
+        // (a scan per movement costs a twentieth of the engine thread). Movements mostly arrive
+        // in order, so the last one is looked at first: each look is a cache miss in a cold
+        // position.
         if self.deltas.last().is_none_or(|d| d.0 <= at) {
             self.deltas.push((at, delta));
         } else {
@@ -378,7 +380,7 @@ impl Position {
         ))
     }
 
-    /// The buckets as the domain reference defines them.
+    /// The buckets as docs/domain.md, Stock buckets, defines them.
     pub fn buckets(&self) -> Buckets {
         let on_order = open_sum(&self.po_lines);
         let in_transit = open_sum(&self.transfers);

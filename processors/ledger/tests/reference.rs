@@ -1,5 +1,5 @@
-//! The reference cases of `shared/reference/ledger_cases.json` (copied unchanged into
-//! `tests/fixtures/`), computed by an independent implementation, run through the ledger core.
+//! The reference cases of `tests/fixtures/ledger_cases.json`, computed by an independent
+//! implementation of docs/domain.md, run through the ledger core.
 
 use std::collections::{BTreeMap, HashSet};
 
