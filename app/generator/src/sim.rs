@@ -3,7 +3,7 @@
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 use composerp_events::{
-    EventId, Money, Timestamp,
+    Buckets, EventId, Money, Timestamp,
     catalog::{Item, Location, LocationType, Supplier, SupplierItem, UnitOfMeasure},
     inventory::{
         AdjustmentType, InventoryAdjusted, TransferLine, TransferReceived, TransferShipped,
@@ -123,9 +123,9 @@ pub struct TruthRow {
     pub damaged: i64,
     /// Backordered.
     pub backordered: i64,
-    /// max(0, on_hand - reserved - damaged).
+    /// Available: see [`Buckets::available`].
     pub available: i64,
-    /// on_hand - damaged + on_order + in_transit - reserved - backordered (DOMAIN.md §1).
+    /// Inventory position: see [`Buckets::inventory_position`].
     pub inventory_position: i64,
 }
 
@@ -146,10 +146,37 @@ pub enum TruthError {
 }
 
 impl TruthRow {
-    /// Header line of the truth CSV.
+    /// Header line of the truth CSV: the item-location, then [`Buckets::NAMES`].
     pub const CSV_HEADER: &'static str = "tenant_id,location_id,item_id,on_hand,on_order,in_transit,reserved,damaged,backordered,available,inventory_position";
 
-    /// The eight buckets in CSV column order.
+    /// A row of an item-location's eight bucket values, in [`Buckets::NAMES`] order.
+    pub fn new(tenant_id: String, location_id: String, item_id: String, b: [i64; 8]) -> Self {
+        let [
+            on_hand,
+            on_order,
+            in_transit,
+            reserved,
+            damaged,
+            backordered,
+            available,
+            inventory_position,
+        ] = b;
+        TruthRow {
+            tenant_id,
+            location_id,
+            item_id,
+            on_hand,
+            on_order,
+            in_transit,
+            reserved,
+            damaged,
+            backordered,
+            available,
+            inventory_position,
+        }
+    }
+
+    /// The eight buckets in [`Buckets::NAMES`] order, the CSV's column order.
     pub fn buckets(&self) -> [i64; 8] {
         [
             self.on_hand,
@@ -182,26 +209,20 @@ impl TruthRow {
                 detail,
             };
             let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 11 {
-                return Err(err(format!("{} columns, want 11", f.len())));
+            let want = 3 + Buckets::NAMES.len();
+            if f.len() != want {
+                return Err(err(format!("{} columns, want {want}", f.len())));
             }
             let mut b = [0i64; 8];
             for (slot, v) in b.iter_mut().zip(&f[3..]) {
                 *slot = v.parse().map_err(|e| err(format!("{v:?}: {e}")))?;
             }
-            rows.push(TruthRow {
-                tenant_id: f[0].to_owned(),
-                location_id: f[1].to_owned(),
-                item_id: f[2].to_owned(),
-                on_hand: b[0],
-                on_order: b[1],
-                in_transit: b[2],
-                reserved: b[3],
-                damaged: b[4],
-                backordered: b[5],
-                available: b[6],
-                inventory_position: b[7],
-            });
+            rows.push(TruthRow::new(
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].to_owned(),
+                b,
+            ));
         }
         Ok(rows)
     }
@@ -245,8 +266,9 @@ struct ItemSpec {
     via_dc: bool,
 }
 
+/// One item-location's stock as the simulation keeps it: nothing is reserved or backordered.
 #[derive(Debug, Clone, Default)]
-struct Bucket {
+struct Stock {
     on_hand: i64,
     damaged: i64,
     /// (po line key, ordered, received) per open PO line.
@@ -256,15 +278,36 @@ struct Bucket {
     open_order: bool,
 }
 
-impl Bucket {
+impl Stock {
     fn on_order(&self) -> i64 {
         self.po_lines.iter().map(|(_, o, r)| (o - r).max(0)).sum()
     }
+
     fn in_transit(&self) -> i64 {
         self.transfers.iter().map(|(_, s, r)| (s - r).max(0)).sum()
     }
+
+    /// The buckets, by the same rules as the ledger (docs/domain.md, Stock buckets).
+    fn buckets(&self) -> Buckets {
+        Buckets {
+            on_hand: self.on_hand,
+            on_order: self.on_order(),
+            in_transit: self.in_transit(),
+            reserved: 0,
+            damaged: self.damaged.max(0),
+            backordered: 0,
+        }
+    }
+
+    /// Available units, without summing the open documents that available does not need: this
+    /// runs for every item of every store every day.
     fn sellable(&self) -> i64 {
-        (self.on_hand - self.damaged).max(0)
+        Buckets {
+            on_hand: self.on_hand,
+            damaged: self.damaged,
+            ..Buckets::default()
+        }
+        .available()
     }
 }
 
@@ -281,8 +324,8 @@ struct Tenant {
     currency: &'static str,
     locs: Vec<Loc>,
     items: Vec<ItemSpec>,
-    /// buckets[loc][item]
-    buckets: Vec<Vec<Bucket>>,
+    /// stock[loc][item]
+    stock: Vec<Vec<Stock>>,
     promos: Vec<(usize, u32, u32, f64)>,
 }
 
@@ -385,7 +428,7 @@ impl Generator {
                 Tenant {
                     id: format!("{}{t:02}", cfg.tenant_prefix),
                     currency: currencies[t as usize % currencies.len()],
-                    buckets: vec![vec![Bucket::default(); items.len()]; locs.len()],
+                    stock: vec![vec![Stock::default(); items.len()]; locs.len()],
                     locs,
                     items,
                     promos,
@@ -640,8 +683,8 @@ impl Generator {
             expected_date: None,
             attributes: None,
         }));
-        tenant.buckets[l][i].po_lines.push((po.into(), qty, 0));
-        tenant.buckets[l][i].open_order = true;
+        tenant.stock[l][i].po_lines.push((po.into(), qty, 0));
+        tenant.stock[l][i].open_order = true;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -686,7 +729,7 @@ impl Generator {
             attributes: None,
         }));
         self.stats.ledger_lines += 1;
-        let b = &mut tenant.buckets[l][i];
+        let b = &mut tenant.stock[l][i];
         b.on_hand += qty;
         if let Some(line) = b.po_lines.iter_mut().find(|(p, _, _)| p == po) {
             line.2 += qty;
@@ -733,7 +776,7 @@ impl Generator {
                         attributes: None,
                     }));
                     self.stats.ledger_lines += 1;
-                    let b = &mut tenant.buckets[to][item];
+                    let b = &mut tenant.stock[to][item];
                     b.on_hand += qty;
                     if let Some(tr) = b.transfers.iter_mut().find(|(id, _, _)| *id == transfer) {
                         tr.2 += qty;
@@ -774,7 +817,7 @@ impl Generator {
                 } else {
                     0
                 };
-                let sold = demand.min(tenant.buckets[l][i].sellable());
+                let sold = demand.min(tenant.stock[l][i].sellable());
                 let mut left = sold;
                 while left > 0 {
                     let q = left.min(self.rng.random_range(1..4));
@@ -827,7 +870,7 @@ impl Generator {
                 return_condition: None,
                 reservation_id: None,
             });
-            tenant.buckets[l][i].on_hand -= q;
+            tenant.stock[l][i].on_hand -= q;
             self.stats.ledger_lines += 1;
             if self.rng.random_bool(0.02) {
                 returns.push((i, 1, self.rng.random_bool(0.3)));
@@ -862,7 +905,7 @@ impl Generator {
             .iter()
             .enumerate()
             .map(|(n, &(i, q, damaged))| {
-                let b = &mut tenant.buckets[l][i];
+                let b = &mut tenant.stock[l][i];
                 b.on_hand += q;
                 if damaged {
                     b.damaged += q;
@@ -937,7 +980,7 @@ impl Generator {
             attributes: None,
         }));
         self.stats.ledger_lines += 1;
-        let b = &mut self.tenants[t].buckets[l][i];
+        let b = &mut self.tenants[t].stock[l][i];
         b.on_hand -= qty;
         if source_kind == WriteOffSource::DAMAGED {
             b.damaged -= qty;
@@ -947,7 +990,7 @@ impl Generator {
     fn end_of_day(&mut self, t: usize, day: u32, out: &mut Vec<Generated>) {
         for l in 0..self.tenants[t].locs.len() {
             for i in 0..self.tenants[t].items.len() {
-                let b = self.tenants[t].buckets[l][i].clone();
+                let b = self.tenants[t].stock[l][i].clone();
                 if b.damaged > 0 && self.rng.random_bool(0.2) {
                     self.write_off((t, l, i), day, b.damaged, WriteOffSource::DAMAGED, out);
                 }
@@ -964,16 +1007,15 @@ impl Generator {
 
     fn replenish(&mut self, t: usize, l: usize, i: usize, day: u32, out: &mut Vec<Generated>) {
         let tenant = &self.tenants[t];
-        let (kind, item, b) = (tenant.locs[l].kind, &tenant.items[i], &tenant.buckets[l][i]);
-        let ip = b.on_hand - b.damaged + b.on_order() + b.in_transit();
-        if b.open_order || ip >= reorder_point(item, kind, tenant) {
+        let (kind, item, b) = (tenant.locs[l].kind, &tenant.items[i], &tenant.stock[l][i]);
+        if b.open_order || b.buckets().inventory_position() >= reorder_point(item, kind, tenant) {
             return;
         }
         let qty = order_quantity(item, kind, tenant);
         let lead = item.lead_days;
         let dc = 0;
         let from_dc =
-            kind == LocationType::STORE && item.via_dc && tenant.buckets[dc][i].sellable() >= qty;
+            kind == LocationType::STORE && item.via_dc && tenant.stock[dc][i].sellable() >= qty;
         if from_dc {
             let transfer = format!("TR-{}-{}-{}-{}", tenant.id, tenant.locs[l].id, item.id, day);
             self.transfer_out(t, dc, l, i, day, &transfer, qty, out);
@@ -1074,8 +1116,8 @@ impl Generator {
             attributes: None,
         }));
         self.stats.ledger_lines += 1;
-        tenant.buckets[from][i].on_hand -= qty;
-        let dest = &mut tenant.buckets[to][i];
+        tenant.stock[from][i].on_hand -= qty;
+        let dest = &mut tenant.stock[to][i];
         dest.transfers.push((transfer.into(), qty, 0));
         dest.open_order = true;
     }
@@ -1114,22 +1156,12 @@ impl Generator {
         for t in &self.tenants {
             for (l, loc) in t.locs.iter().enumerate() {
                 for (i, item) in t.items.iter().enumerate() {
-                    let b = &t.buckets[l][i];
-                    let damaged = b.damaged.max(0);
-                    let (on_order, in_transit) = (b.on_order(), b.in_transit());
-                    rows.push(TruthRow {
-                        tenant_id: t.id.clone(),
-                        location_id: loc.id.clone(),
-                        item_id: item.id.clone(),
-                        on_hand: b.on_hand,
-                        on_order,
-                        in_transit,
-                        reserved: 0,
-                        damaged,
-                        backordered: 0,
-                        available: (b.on_hand - damaged).max(0),
-                        inventory_position: b.on_hand - damaged + on_order + in_transit,
-                    });
+                    rows.push(TruthRow::new(
+                        t.id.clone(),
+                        loc.id.clone(),
+                        item.id.clone(),
+                        t.stock[l][i].buckets().values(),
+                    ));
                 }
             }
         }
@@ -1196,6 +1228,16 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn the_truth_csv_header_names_the_buckets_in_order() {
+        let names = ["tenant_id", "location_id", "item_id"]
+            .into_iter()
+            .chain(Buckets::NAMES)
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(TruthRow::CSV_HEADER, names);
+    }
+
     fn cfg(seed: u64) -> Config {
         Config {
             tenants: 2,
@@ -1229,10 +1271,10 @@ mod tests {
     /// (tenant, location, item).
     type Key = (String, String, String);
     /// (on_hand, on_order, in_transit, damaged).
-    type Buckets = (i64, i64, i64, i64);
+    type Replayed = (i64, i64, i64, i64);
 
     /// Applies the events by the domain's bucket rules, deduplicating by id, in arrival order.
-    fn replay(events: &[Generated]) -> std::collections::BTreeMap<Key, Buckets> {
+    fn replay(events: &[Generated]) -> std::collections::BTreeMap<Key, Replayed> {
         use std::collections::{BTreeMap, HashMap, HashSet};
         let mut seen = HashSet::new();
         let mut on_hand: BTreeMap<(String, String, String), i64> = BTreeMap::new();

@@ -3,9 +3,10 @@
 //! - [`movement`]: the ledger's inputs ([`LedgerInput`]) reduced to validated [`Movement`]s, one
 //!   per document line; one bad line rejects the whole event.
 //! - [`reject`]: [`Reject`], every reason an input is refused; its code is the dead-letter reason.
-//! - [`position`]: one [`Position`] per tenant, item and location: the buckets (docs/domain.md,
-//!   Stock buckets) kept as per-document counters, so arrival order does not change them; the
-//!   cycle-count cut-off, moving-average valuation, and the low-stock alert's hysteresis.
+//! - [`position`]: one [`Position`] per tenant, item and location: the counters behind its
+//!   [`Buckets`](composerp_events::Buckets) (docs/domain.md, Stock buckets), kept per document
+//!   so arrival order does not change them; the cycle-count cut-off, moving-average valuation,
+//!   and the low-stock alert's hysteresis.
 //! - [`tables`]: [`LedgerTables`], the master data the ledger reads (location types, known
 //!   items, reorder points).
 //! - [`processor`]: [`InventoryLedger`], the stream processor: movements applied to positions,
@@ -21,7 +22,7 @@ pub mod reject;
 pub mod tables;
 
 pub use movement::{LedgerInput, Movement, MovementKind, Movements};
-pub use position::{Buckets, Entry, Position};
+pub use position::{Entry, Position};
 pub use processor::{InventoryLedger, LedgerState, PositionState};
 pub use reject::Reject;
 pub use tables::LedgerTables;

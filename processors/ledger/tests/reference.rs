@@ -166,7 +166,7 @@ fn every_reference_case_matches() {
             assert_eq!(row["event_id"], ev["event_id"], "{name}: trace order");
             for (l, loc) in &locs {
                 assert_eq!(
-                    Some(loc.position.buckets().available),
+                    Some(loc.position.buckets().available()),
                     row[l].as_i64(),
                     "{name}: available at {l} after {}",
                     ev["event_id"]
@@ -201,9 +201,9 @@ fn every_reference_case_matches() {
                 ("reserved", b.reserved),
                 ("damaged", b.damaged),
                 ("backordered", b.backordered),
-                ("available", b.available),
-                ("available_raw", b.available_raw),
-                ("inventory_position", b.inventory_position),
+                ("available", b.available()),
+                ("available_raw", b.available_raw()),
+                ("inventory_position", b.inventory_position()),
                 ("ledger_entries", p.ledger_entries()),
                 ("superseded_entries", p.superseded_entries() as i64),
                 ("negative_on_hand_entries", p.negative_entries() as i64),
