@@ -266,9 +266,7 @@ event! {
 }
 
 impl InventoryUpdated {
-    /// The eight buckets in the order of docs/domain.md, Stock buckets: on hand, on order, in
-    /// transit, reserved, damaged, backordered, available, inventory position (the generator's
-    /// truth CSV order too).
+    /// The eight buckets as published, in [`crate::Buckets::NAMES`] order.
     pub fn buckets(&self) -> [i64; 8] {
         [
             self.on_hand,

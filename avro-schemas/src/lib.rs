@@ -11,9 +11,12 @@
 //!   resolved once per id, never per record. Records are written by the schema-driven
 //!   [`encode::DirectEncoder`] and read by the [`decode::DirectDecoder`], both walking a schema
 //!   compiled once, with apache-avro as the fallback.
+//! - [`Buckets`]: the stock buckets of an item-location and the arithmetic of the derived ones,
+//!   the one definition the ledger, the generator's truth, the sinks and the API share.
 //! - [`kinds`]: the record types by name, for tools that choose one at run time.
 //! - [`scalar`]: ids, instants, days and exact money, readable in JSON and compact in Avro.
 
+pub mod buckets;
 pub mod catalog;
 pub mod codec;
 pub mod decode;
@@ -32,6 +35,7 @@ pub mod scalar;
 pub mod schemas;
 pub mod wire;
 
+pub use buckets::Buckets;
 pub use codec::{Codec, DecodeError, EncodeError};
 pub use event::{Event, KeyParts};
 pub use kinds::{EncodedRecord, EventKind, KINDS, kind_of};

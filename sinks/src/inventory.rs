@@ -10,7 +10,8 @@ use crate::{
     table::{Table, Version},
 };
 
-/// Current position per item-location: the InventoryUpdated with the highest sequence.
+/// Current position per item-location: the InventoryUpdated with the highest sequence, its
+/// buckets (docs/domain.md, Stock buckets) as published.
 pub struct Positions;
 
 impl Table for Positions {
@@ -174,5 +175,32 @@ impl Table for LowStock {
             .id(e.source_event_id)
             .time(e.occurred_at);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use composerp_events::{Buckets, samples};
+
+    use super::*;
+
+    #[test]
+    fn position_rows_hold_each_bucket_in_its_named_column() {
+        let mut e = samples::inventory_updated();
+        e.available_raw = -7;
+        let mut text = String::new();
+        let mut rows = Rows::new(&mut text);
+        Positions::rows(&e, &mut rows).expect("row");
+        rows.finish();
+        let fields: Vec<&str> = text.trim_end().split('\t').collect();
+        assert_eq!(fields.len(), Positions::COLUMNS.len());
+        let column = |name: &str| {
+            let at = Positions::COLUMNS.iter().position(|c| *c == name);
+            fields[at.expect(name)]
+        };
+        for (name, value) in Buckets::NAMES.into_iter().zip(e.buckets()) {
+            assert_eq!(column(name), value.to_string(), "{name}");
+        }
+        assert_eq!(column("available_raw"), "-7");
     }
 }

@@ -1,13 +1,16 @@
 //! The Inventory Ledger.
 //!
-//! - [`movement`]: every input reduced to validated [`Movement`]s, one per document line; a
-//!   movement that breaks a rule of the domain reference is a [`Reject`] with a bounded reason.
-//! - [`position`]: one [`Position`] per tenant, item and location: the buckets of
-//!   `shared/DOMAIN.md` kept as per-document counters (so arrival order does not change them),
-//!   the cycle-count cut-off, moving-average valuation, and the low-stock alert's hysteresis.
-//!
-//! - [`processor`]: [`InventoryLedger`], the stream processor: inputs to movements, dedupe by
-//!   event id, stock ledger entries, coalesced position updates and low-stock alerts.
+//! - [`movement`]: the ledger's inputs ([`LedgerInput`]) reduced to validated [`Movement`]s, one
+//!   per document line; one bad line rejects the whole event.
+//! - [`reject`]: [`Reject`], every reason an input is refused; its code is the dead-letter reason.
+//! - [`position`]: one [`Position`] per tenant, item and location: the counters behind its
+//!   [`Buckets`](composerp_events::Buckets) (docs/domain.md, Stock buckets), kept per document
+//!   so arrival order does not change them; the cycle-count cut-off, moving-average valuation,
+//!   and the low-stock alert's hysteresis.
+//! - [`tables`]: [`LedgerTables`], the master data the ledger reads (location types, known
+//!   items, reorder points).
+//! - [`processor`]: [`InventoryLedger`], the stream processor: movements applied to positions,
+//!   stock ledger entries, coalesced position updates and low-stock alerts.
 //!
 //! Tests run the reference cases (`tests/fixtures/ledger_cases.json`, computed by an independent
 //! implementation) through this code and compare every bucket, counter and alert.
@@ -15,7 +18,11 @@
 pub mod movement;
 pub mod position;
 pub mod processor;
+pub mod reject;
+pub mod tables;
 
-pub use movement::{Movement, MovementKind, Reject};
-pub use position::{Buckets, Entry, Position};
-pub use processor::{InventoryLedger, LedgerInput, LedgerState, LedgerTables, PositionState};
+pub use movement::{LedgerInput, Movement, MovementKind, Movements};
+pub use position::{Entry, Position};
+pub use processor::{InventoryLedger, LedgerState, PositionState};
+pub use reject::Reject;
+pub use tables::LedgerTables;

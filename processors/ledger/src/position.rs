@@ -1,9 +1,10 @@
-//! One item-location's inventory position, by the rules of `shared/DOMAIN.md`.
+//! One item-location's inventory position, by the rules of docs/domain.md (Stock buckets,
+//! Movements, Stock ledger and valuation, Low-stock alerts).
 
-use composerp_events::{Timestamp, inventory::TransactionType};
+use composerp_events::{Buckets, Timestamp, inventory::TransactionType};
 use serde::{Deserialize, Serialize};
 
-use crate::movement::{MovementKind, Reject};
+use crate::{movement::MovementKind, reject::Reject};
 
 /// How far back (by event time, from the newest movement seen) a position remembers its
 /// movements, so that a cycle count as of an earlier time can be applied exactly. A count older
@@ -52,29 +53,6 @@ fn open_sum(docs: &[Doc]) -> i64 {
         .sum()
 }
 
-/// The buckets of a position, derived from its counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Buckets {
-    /// Units at the location, reserved and damaged included; may be negative.
-    pub on_hand: i64,
-    /// Open purchase order quantity.
-    pub on_order: i64,
-    /// Inbound transfer quantity not yet received.
-    pub in_transit: i64,
-    /// Reserved units.
-    pub reserved: i64,
-    /// Damaged units.
-    pub damaged: i64,
-    /// Backordered units.
-    pub backordered: i64,
-    /// max(0, available_raw).
-    pub available: i64,
-    /// on_hand - reserved - damaged.
-    pub available_raw: i64,
-    /// on_hand - damaged + on_order + in_transit - reserved - backordered.
-    pub inventory_position: i64,
-}
-
 /// One stock ledger entry produced by an on-hand movement.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entry {
@@ -107,7 +85,7 @@ pub struct Position {
     /// Time of the latest applied count.
     count_at: Option<Timestamp>,
     /// (event time, delta) of applied movements after the count and within the lookback, in
-    /// time order (states stored before the order was kept are sorted as they are read).
+    /// time order (older states stored them in arrival order, so they are sorted as read).
     #[serde(deserialize_with = "time_ordered")]
     deltas: Vec<(i64, i64)>,
     /// Movements at or before this time are forgotten.
@@ -325,9 +303,10 @@ impl Position {
     }
 
     fn remember(&mut self, at: i64, delta: i64) {
-        // In time order, so both ends are at hand: scanning every remembered movement per
-        // movement was a twentieth of the engine thread. Movements mostly arrive in order, so
-        // the last one is looked at first: each look is a cache miss in a cold position.
+        // In time order, so both ends are at hand without scanning every remembered movement
+        // (a scan per movement costs a twentieth of the engine thread). Movements mostly arrive
+        // in order, so the last one is looked at first: each look is a cache miss in a cold
+        // position.
         if self.deltas.last().is_none_or(|d| d.0 <= at) {
             self.deltas.push((at, delta));
         } else {
@@ -378,33 +357,22 @@ impl Position {
         ))
     }
 
-    /// The buckets as the domain reference defines them.
+    /// The buckets, each summed from its open documents (docs/domain.md, Stock buckets).
     pub fn buckets(&self) -> Buckets {
-        let on_order = open_sum(&self.po_lines);
-        let in_transit = open_sum(&self.transfers);
-        let reserved = open_sum(&self.reservations);
-        let backordered = open_sum(&self.backorders);
-        let damaged = (self.damaged_in - self.damaged_out).max(0);
-        let raw = self.on_hand - reserved - damaged;
         Buckets {
             on_hand: self.on_hand,
-            on_order,
-            in_transit,
-            reserved,
-            damaged,
-            backordered,
-            available: raw.max(0),
-            available_raw: raw,
-            inventory_position: self.on_hand - damaged + on_order + in_transit
-                - reserved
-                - backordered,
+            on_order: open_sum(&self.po_lines),
+            in_transit: open_sum(&self.transfers),
+            reserved: open_sum(&self.reservations),
+            damaged: (self.damaged_in - self.damaged_out).max(0),
+            backordered: open_sum(&self.backorders),
         }
     }
 
     /// Low-stock hysteresis: true when available just crossed below `reorder_point` (the alert
     /// fires once, then re-arms at available >= reorder_point + rearm_margin).
     pub fn evaluate_alert(&mut self, reorder_point: i64, rearm_margin: i64) -> bool {
-        let available = self.buckets().available;
+        let available = self.buckets().available();
         if self.armed && available < reorder_point {
             self.armed = false;
             self.alerts += 1;

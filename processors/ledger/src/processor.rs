@@ -6,184 +6,21 @@
 //! recognised per position by the input offsets the position reflects.
 
 use composerp_events::{
-    Codec, DecodeError, EventId, Money, Timestamp,
-    catalog::{Item, Location, LocationType},
+    EventId, Money, Timestamp,
+    catalog::LocationType,
     inventory::{
-        AdjustmentType, InventoryAdjusted, InventoryLowStock, InventoryTransactionCreated,
-        InventoryUpdated, LedgerKind, ThresholdKind, TransferReceived, TransferShipped,
-        WriteOffSource,
-    },
-    pos::{ReturnCondition, SaleCompleted, SaleLineType},
-    procurement::PurchaseOrderReceived,
-    replenishment::{
-        PurchaseOrderApproved, PurchaseOrderCancelled, PurchaseOrderCreated, PurchaseOrderLine,
-        PurchaseOrderStatus, ReplenishmentRule,
+        InventoryLowStock, InventoryTransactionCreated, InventoryUpdated, LedgerKind, ThresholdKind,
     },
 };
-use composerp_runtime::{
-    inputs,
-    processor::{Context, Processor, Reject, Tables},
-};
+use composerp_runtime::processor::{self as runtime, Context, Processor};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    movement::{MovementKind, rate},
+    movement::{LedgerInput, Movement, MovementKind, Movements},
     position::{Entry, Position},
+    reject::Reject,
+    tables::{LedgerTables, Lookup},
 };
-
-inputs! {
-    /// Everything that moves stock, all keyed `tenant|location` and co-partitioned.
-    pub enum LedgerInput {
-        "pos.sales" => Sale(SaleCompleted),
-        "procurement.receipts" => Receipt(PurchaseOrderReceived),
-        "inventory.adjustments" => Adjustment(InventoryAdjusted),
-        "inventory.transfers-shipped" => Shipped(TransferShipped),
-        "inventory.transfers-received" => Received(TransferReceived),
-        "replenishment.po-created" => PoCreated(PurchaseOrderCreated),
-        "replenishment.po-approved" => PoApproved(PurchaseOrderApproved),
-        "replenishment.po-cancelled" => PoCancelled(PurchaseOrderCancelled),
-        "ledger.transfer-inbound" => Inbound(TransferShipped),
-    }
-}
-
-/// Per id: nested maps, so that lookups by `&str` build no key.
-type ById<V> = foldhash::HashMap<String, V>;
-
-/// Master data the ledger reads: location types, known items, reorder points.
-#[derive(Debug, Default)]
-pub struct LedgerTables {
-    tenants: ById<TenantTables>,
-}
-
-/// One tenant's master data.
-#[derive(Debug, Default)]
-struct TenantTables {
-    /// Locations, with or without a known type (a rule can name a location not yet seen).
-    locations: ById<Site>,
-    items: foldhash::HashSet<String>,
-}
-
-/// One location's type, if known, and the rules of its items.
-#[derive(Debug, Default)]
-struct Site {
-    kind: Option<LocationType>,
-    rules: ById<Rule>,
-}
-
-/// What the ledger needs to know of one item-location, found in one walk of the tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lookup {
-    /// Type of the location; None when unknown.
-    pub location: Option<LocationType>,
-    /// The item is in the catalog.
-    pub known_item: bool,
-    /// Its replenishment rule, if one sets a reorder point.
-    pub rule: Option<Rule>,
-}
-
-/// The low-stock part of a replenishment rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
-    /// Reorder point.
-    pub reorder_point: i64,
-    /// Re-arm margin.
-    pub rearm_margin: i64,
-}
-
-impl LedgerTables {
-    /// Type of a location, None when unknown.
-    pub fn location(&self, tenant: &str, location: &str) -> Option<LocationType> {
-        self.tenants.get(tenant)?.locations.get(location)?.kind
-    }
-
-    /// The reorder point of an item-location, if a rule sets one.
-    pub fn rule(&self, tenant: &str, location: &str, item: &str) -> Option<Rule> {
-        self.tenants
-            .get(tenant)?
-            .locations
-            .get(location)?
-            .rules
-            .get(item)
-            .copied()
-    }
-
-    /// Location type, catalog membership and rule of an item-location, by one lookup of the
-    /// tenant and one of the location (they were three and three, per line and per update).
-    pub fn lookup(&self, tenant: &str, location: &str, item: &str) -> Lookup {
-        let Some(t) = self.tenants.get(tenant) else {
-            return Lookup {
-                location: None,
-                known_item: false,
-                rule: None,
-            };
-        };
-        let site = t.locations.get(location);
-        Lookup {
-            location: site.and_then(|s| s.kind),
-            known_item: t.items.contains(item),
-            rule: site.and_then(|s| s.rules.get(item)).copied(),
-        }
-    }
-}
-
-impl Tables for LedgerTables {
-    const TOPICS: &'static [&'static str] =
-        &["catalog.locations", "catalog.items", "replenishment.rules"];
-
-    fn update(&mut self, index: usize, codec: &Codec, bytes: &[u8]) -> Result<(), DecodeError> {
-        match index {
-            0 => {
-                let l: Location = codec.decode(bytes)?;
-                self.tenants
-                    .entry(l.tenant_id)
-                    .or_default()
-                    .locations
-                    .entry(l.location_id)
-                    .or_default()
-                    .kind = Some(l.location_type);
-            }
-            1 => {
-                let i: Item = codec.decode(bytes)?;
-                self.tenants
-                    .entry(i.tenant_id)
-                    .or_default()
-                    .items
-                    .insert(i.item_id);
-            }
-            _ => {
-                let r: ReplenishmentRule = codec.decode(bytes)?;
-                match r.reorder_point.filter(|_| r.active) {
-                    Some(reorder_point) => {
-                        self.tenants
-                            .entry(r.tenant_id)
-                            .or_default()
-                            .locations
-                            .entry(r.location_id)
-                            .or_default()
-                            .rules
-                            .insert(
-                                r.item_id,
-                                Rule {
-                                    reorder_point,
-                                    rearm_margin: r.rearm_margin,
-                                },
-                            );
-                    }
-                    None => {
-                        if let Some(site) = self
-                            .tenants
-                            .get_mut(&r.tenant_id)
-                            .and_then(|t| t.locations.get_mut(&r.location_id))
-                        {
-                            site.rules.remove(&r.item_id);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A position with what its events need besides the buckets.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -212,8 +49,8 @@ pub const DEDUPE_WINDOW: i64 = 7 * 24 * 3_600 * 1_000_000;
 pub enum LedgerState {
     /// An item-location.
     Position(Box<PositionState>),
-    /// An applied event id, as versions before the runtime's deduplication window kept it per
-    /// event. Never written now; still read, so that older stores and changelogs restore.
+    /// An applied event id, as older stores and changelogs hold it: read so that they restore,
+    /// never written (the runtime's deduplication window drops repeats).
     Seen {
         /// Business time.
         at: i64,
@@ -235,23 +72,10 @@ impl Default for LedgerState {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct InventoryLedger;
 
-/// A movement with its line and item, before it is applied.
-struct Line<'a> {
-    line: i32,
-    location: &'a str,
-    item: &'a str,
-    kind: MovementKind,
-    document: Option<&'a str>,
-}
-
-fn money(m: Money) -> Option<f64> {
-    Some(rate(m))
-}
-
 /// Minor-unit decimals of a currency (ISO 4217), for rounding published stock values.
 fn minor_units(currency: Option<&str>) -> u32 {
-    // Matched as three bytes, one comparison each (a string match compared them one by one,
-    // for every line and every position update).
+    // Matched as three bytes, one comparison each: this runs for every line and every position
+    // update.
     match currency.map(str::as_bytes) {
         Some(&[a, b, c]) => match [a, b, c] {
             [b'J', b'P', b'Y']
@@ -272,227 +96,7 @@ fn minor_units(currency: Option<&str>) -> u32 {
     }
 }
 
-/// An approved order's lines: each opens on_order at the receiving location.
-fn approved_lines<'a>(
-    po_number: &'a str,
-    location: &'a str,
-    lines: &'a [PurchaseOrderLine],
-    out: &mut Vec<Line<'a>>,
-) {
-    for l in lines {
-        out.push(Line {
-            line: l.line_number,
-            location,
-            item: &l.item_id,
-            kind: MovementKind::PoApproved {
-                line: format!("{po_number}#{}", l.line_number),
-                qty: l.quantity,
-            },
-            document: Some(po_number),
-        });
-    }
-}
-
-/// The movements an input stands for, validated together (one bad line rejects the event).
-fn lines(input: &LedgerInput) -> Result<(&str, Vec<Line<'_>>, Option<&str>), Reject> {
-    let mut out = Vec::new();
-    let (tenant, currency) = match input {
-        LedgerInput::Sale(s) => {
-            for l in &s.lines {
-                let returned = l.line_type == SaleLineType::RETURN || l.quantity < 0;
-                let damaged = l.return_condition == Some(ReturnCondition::DAMAGED);
-                let qty = l.quantity.abs();
-                let kind = if l.quantity == 0 {
-                    return Err(Reject::new(
-                        "non_positive_quantity",
-                        format!("line {} has quantity 0", l.line_number),
-                    ));
-                } else if returned {
-                    if l.line_type == SaleLineType::RETURN && l.quantity < 0 {
-                        return Err(Reject::new(
-                            "non_positive_quantity",
-                            format!("RETURN line {} has negative quantity", l.line_number),
-                        ));
-                    }
-                    MovementKind::Return {
-                        qty,
-                        damaged,
-                        unit_cost: None,
-                    }
-                } else {
-                    MovementKind::Sale {
-                        qty,
-                        reservation: l.reservation_id.clone(),
-                    }
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: &s.store_id,
-                    item: &l.item_id,
-                    kind,
-                    document: Some(&s.receipt_id),
-                });
-            }
-            (&s.tenant_id, Some(s.currency.as_str()))
-        }
-        LedgerInput::Receipt(r) => {
-            for l in &r.lines {
-                let line = format!("{}#{}", r.po_number, l.po_line_number);
-                let kind = MovementKind::Receipt {
-                    line,
-                    qty: l.quantity,
-                    unit_cost: money(l.unit_cost),
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: &r.location_id,
-                    item: &l.item_id,
-                    kind,
-                    document: Some(&r.po_number),
-                });
-            }
-            (&r.tenant_id, Some(r.currency.as_str()))
-        }
-        LedgerInput::Adjustment(a) => {
-            let q = a.quantity;
-            let kind = match a.adjustment_type {
-                AdjustmentType::COUNT_SET => MovementKind::Set {
-                    counted: q,
-                    unit_cost: a.unit_cost.and_then(money),
-                },
-                AdjustmentType::DELTA => MovementKind::Delta {
-                    qty: q,
-                    unit_cost: a.unit_cost.and_then(money),
-                },
-                AdjustmentType::DAMAGE => MovementKind::Damage { qty: q },
-                AdjustmentType::WRITE_OFF => MovementKind::WriteOff {
-                    qty: q,
-                    damaged: a.write_off_source == Some(WriteOffSource::DAMAGED),
-                },
-                AdjustmentType::RESERVE => MovementKind::Reserve {
-                    id: a.reservation_id.clone().unwrap_or_default(),
-                    qty: q,
-                },
-                AdjustmentType::RELEASE => MovementKind::Release {
-                    id: a.reservation_id.clone().unwrap_or_default(),
-                    qty: q,
-                },
-                AdjustmentType::BACKORDER => MovementKind::Backorder {
-                    order: a.order_ref.clone().unwrap_or_default(),
-                    qty: q,
-                },
-                AdjustmentType::BACKORDER_FILL => MovementKind::BackorderFill {
-                    order: a.order_ref.clone().unwrap_or_default(),
-                    qty: q,
-                },
-            };
-            out.push(Line {
-                line: 0,
-                location: &a.location_id,
-                item: &a.item_id,
-                kind,
-                document: Some(&a.reason_code),
-            });
-            (&a.tenant_id, None)
-        }
-        LedgerInput::Shipped(t) => {
-            for l in &t.lines {
-                let kind = MovementKind::TransferOut {
-                    to: t.to_location_id.clone(),
-                    transfer: t.transfer_id.clone(),
-                    qty: l.quantity,
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: &t.from_location_id,
-                    item: &l.item_id,
-                    kind,
-                    document: Some(&t.transfer_id),
-                });
-            }
-            (&t.tenant_id, None)
-        }
-        LedgerInput::Inbound(t) => {
-            for l in &t.lines {
-                let kind = MovementKind::TransferShippedIn {
-                    transfer: t.transfer_id.clone(),
-                    qty: l.quantity,
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: &t.to_location_id,
-                    item: &l.item_id,
-                    kind,
-                    document: Some(&t.transfer_id),
-                });
-            }
-            (&t.tenant_id, None)
-        }
-        LedgerInput::Received(t) => {
-            for l in &t.lines {
-                let kind = MovementKind::TransferIn {
-                    transfer: t.transfer_id.clone(),
-                    qty: l.quantity,
-                    unit_cost: None,
-                };
-                out.push(Line {
-                    line: l.line_number,
-                    location: &t.to_location_id,
-                    item: &l.item_id,
-                    kind,
-                    document: Some(&t.transfer_id),
-                });
-            }
-            (&t.tenant_id, None)
-        }
-        LedgerInput::PoCreated(p) => {
-            if p.status == PurchaseOrderStatus::APPROVED {
-                approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
-            }
-            (&p.tenant_id, Some(p.currency.as_str()))
-        }
-        LedgerInput::PoApproved(p) => {
-            approved_lines(&p.po_number, &p.location_id, &p.lines, &mut out);
-            (&p.tenant_id, Some(p.currency.as_str()))
-        }
-        LedgerInput::PoCancelled(p) => {
-            if !p.line_numbers.is_empty() && p.line_numbers.len() != p.item_ids.len() {
-                return Err(Reject::new(
-                    "malformed_cancellation",
-                    "line_numbers and item_ids differ in length",
-                ));
-            }
-            for (i, item) in p.item_ids.iter().enumerate() {
-                let n = p.line_numbers.get(i).copied().unwrap_or(i as i32 + 1);
-                let kind = MovementKind::PoCancelled {
-                    line: format!("{}#{}", p.po_number, n),
-                };
-                out.push(Line {
-                    line: n,
-                    location: &p.location_id,
-                    item,
-                    kind,
-                    document: Some(&p.po_number),
-                });
-            }
-            (&p.tenant_id, None)
-        }
-    };
-    for l in &out {
-        l.kind
-            .validate(l.location)
-            .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
-        if l.item.trim().is_empty() {
-            return Err(Reject::new(
-                "missing_document",
-                format!("line {}: empty item_id", l.line),
-            ));
-        }
-    }
-    Ok((tenant, out, currency))
-}
-
-/// `p|tenant|location|item`, built at its size (`format!` cost more than the lookups it keys).
+/// `p|tenant|location|item`, built at its size: `format!` costs more than the lookups it keys.
 fn position_key(tenant: &str, location: &str, item: &str) -> String {
     let mut key = String::with_capacity(4 + tenant.len() + location.len() + item.len());
     for part in ["p|", tenant, "|", location, "|", item] {
@@ -514,11 +118,15 @@ impl Processor for InventoryLedger {
         &self,
         input: &LedgerInput,
         ctx: &mut Context<'_, LedgerState, LedgerTables>,
-    ) -> Result<(), Reject> {
+    ) -> Result<(), runtime::Reject> {
         use composerp_runtime::processor::Input;
         let event_id = input.event_id();
         let at = input.occurred_at();
-        let (tenant, lines, currency) = lines(input)?;
+        let Movements {
+            tenant,
+            currency,
+            lines,
+        } = Movements::of(input)?;
         let (input_index, offset) = ctx.source();
         // One look at each line's position, before anything is applied:
         // - a count that would be rejected rejects the event, which then changes nothing;
@@ -532,9 +140,7 @@ impl Processor for InventoryLedger {
             if let Some(LedgerState::Position(p)) = ctx.peek(&key) {
                 if let MovementKind::Set { .. } = l.kind {
                     let mut probe = p.position.clone();
-                    probe
-                        .apply(&l.kind, at)
-                        .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+                    probe.apply(&l.kind, at).map_err(|e| e.on_line(l.line))?;
                 }
                 reflected = p
                     .applied
@@ -583,7 +189,7 @@ fn apply_line(
     event_id: EventId,
     at: Timestamp,
     currency: Option<&str>,
-    l: Line<'_>,
+    l: Movement<'_>,
 ) -> Result<(), Reject> {
     let Lookup {
         location: kind,
@@ -595,12 +201,12 @@ fn apply_line(
     let now = ctx.now();
     let (input_index, offset) = ctx.source();
     let LedgerState::Position(state) = ctx.state(&key) else {
-        return Err(Reject::new("key_collision", key));
+        return Err(Reject::KeyCollision(key));
     };
     let entry = state
         .position
         .apply(&l.kind, at)
-        .map_err(|e| Reject::new(e.reason(), format!("line {}: {e}", l.line)))?;
+        .map_err(|e| e.on_line(l.line))?;
     if state.applied.len() <= input_index {
         state.applied.resize(input_index + 1, 0);
     }
@@ -657,8 +263,8 @@ fn apply_line(
             source: "composerp:ledger".into(),
             location_id: l.location.to_owned(),
             item_id: l.item.to_owned(),
-            available: buckets.available,
-            inventory_position: buckets.inventory_position,
+            available: buckets.available(),
+            inventory_position: buckets.inventory_position(),
             threshold: rule.reorder_point,
             threshold_kind: ThresholdKind::REORDER_POINT,
             source_event_id: event_id,
@@ -670,7 +276,7 @@ fn apply_line(
 #[allow(clippy::too_many_arguments)]
 fn transaction(
     tenant: &str,
-    l: &Line<'_>,
+    l: &Movement<'_>,
     event_id: EventId,
     at: Timestamp,
     ledger: LedgerKind,
@@ -749,9 +355,9 @@ fn updated(
         reserved: b.reserved,
         damaged: b.damaged,
         backordered: b.backordered,
-        available: b.available,
-        available_raw: b.available_raw,
-        inventory_position: b.inventory_position,
+        available: b.available(),
+        available_raw: b.available_raw(),
+        inventory_position: b.inventory_position(),
         valuation_rate: Money::from_f64(rate),
         stock_value: Money::from_f64(b.on_hand as f64 * rate).round_to(places),
         reorder_point: found.rule.map(|r| r.reorder_point),
@@ -765,9 +371,11 @@ fn updated(
 #[cfg(test)]
 mod tests {
     use composerp_events::{
+        Codec,
         inventory::{TransactionType, TransferLine},
-        pos::SaleLine,
+        pos::{SaleLine, SaleLineType},
         procurement::ReceiptLine,
+        replenishment::ReplenishmentRule,
         samples,
     };
     use composerp_runtime::driver::TestDriver;
@@ -837,39 +445,6 @@ mod tests {
         rule.reorder_point = Some(5);
         rule.active = true;
         rule
-    }
-
-    #[test]
-    fn one_lookup_finds_type_item_and_rule_whichever_arrived_first() {
-        let mut d = TestDriver::new(InventoryLedger);
-        let mut rule = rule_at_s1();
-        d.table(&rule);
-        let t = d.tables();
-        assert_eq!(
-            t.location("t1", "s1"),
-            None,
-            "a rule does not make a location known"
-        );
-        let found = t.lookup("t1", "s1", "sku");
-        assert_eq!(found.rule.map(|r| r.reorder_point), Some(5));
-        assert!(!found.known_item && found.location.is_none());
-        store(&mut d, "s1", LocationType::STORE);
-        let mut item = samples::item();
-        item.tenant_id = "t1".into();
-        item.item_id = "sku".into();
-        d.table(&item);
-        let found = d.tables().lookup("t1", "s1", "sku");
-        assert_eq!(found.location, Some(LocationType::STORE));
-        assert!(found.known_item);
-        assert_eq!(found.rule.map(|r| r.reorder_point), Some(5), "kept");
-        assert_eq!(d.tables().lookup("t2", "s1", "sku").rule, None);
-        rule.active = false;
-        d.table(&rule);
-        assert_eq!(
-            d.tables().rule("t1", "s1", "sku"),
-            None,
-            "an inactive rule is removed"
-        );
     }
 
     #[test]
@@ -955,6 +530,10 @@ mod tests {
             ]
         );
         assert_eq!(d.dead_letters()[2].topic, "procurement.receipts");
+        assert_eq!(
+            d.dead_letters()[2].reject.detail,
+            "line 1: RECEIPT quantity -4 must be positive"
+        );
         assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 8);
     }
 
