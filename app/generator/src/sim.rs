@@ -265,7 +265,7 @@ pub(crate) mod tests {
         assert!(has(|e| matches!(e, Generated::Shipped(_))));
         assert!(has(|e| matches!(e, Generated::Received(_))));
         assert!(
-            g.truth().iter().any(|r| r.on_order > 0),
+            g.truth().iter().any(|r| r.stock.on_order > 0),
             "some orders are still open at the end"
         );
         assert!(g.stats().ledger_lines > 1000);

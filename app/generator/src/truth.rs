@@ -14,22 +14,8 @@ pub struct TruthRow {
     pub location_id: String,
     /// Item.
     pub item_id: String,
-    /// On hand.
-    pub on_hand: i64,
-    /// On order.
-    pub on_order: i64,
-    /// In transit.
-    pub in_transit: i64,
-    /// Reserved.
-    pub reserved: i64,
-    /// Damaged.
-    pub damaged: i64,
-    /// Backordered.
-    pub backordered: i64,
-    /// Available: see [`Buckets::available`].
-    pub available: i64,
-    /// Inventory position: see [`Buckets::inventory_position`].
-    pub inventory_position: i64,
+    /// The buckets kept; available and the inventory position derive from them.
+    pub stock: Buckets,
 }
 
 /// Why a truth CSV cannot be read.
@@ -52,45 +38,9 @@ impl TruthRow {
     /// Header line of the truth CSV: the item-location, then [`Buckets::NAMES`].
     pub const CSV_HEADER: &'static str = "tenant_id,location_id,item_id,on_hand,on_order,in_transit,reserved,damaged,backordered,available,inventory_position";
 
-    /// A row of an item-location's eight bucket values, in [`Buckets::NAMES`] order.
-    pub fn new(tenant_id: String, location_id: String, item_id: String, b: [i64; 8]) -> Self {
-        let [
-            on_hand,
-            on_order,
-            in_transit,
-            reserved,
-            damaged,
-            backordered,
-            available,
-            inventory_position,
-        ] = b;
-        TruthRow {
-            tenant_id,
-            location_id,
-            item_id,
-            on_hand,
-            on_order,
-            in_transit,
-            reserved,
-            damaged,
-            backordered,
-            available,
-            inventory_position,
-        }
-    }
-
     /// The eight buckets in [`Buckets::NAMES`] order, the CSV's column order.
     pub fn buckets(&self) -> [i64; 8] {
-        [
-            self.on_hand,
-            self.on_order,
-            self.in_transit,
-            self.reserved,
-            self.damaged,
-            self.backordered,
-            self.available,
-            self.inventory_position,
-        ]
+        self.stock.values()
     }
 
     /// The row as one CSV line (no newline).
@@ -120,12 +70,35 @@ impl TruthRow {
             for (slot, v) in b.iter_mut().zip(&f[3..]) {
                 *slot = v.parse().map_err(|e| err(format!("{v:?}: {e}")))?;
             }
-            rows.push(TruthRow::new(
-                f[0].to_owned(),
-                f[1].to_owned(),
-                f[2].to_owned(),
-                b,
-            ));
+            let [
+                on_hand,
+                on_order,
+                in_transit,
+                reserved,
+                damaged,
+                backordered,
+                ..,
+            ] = b;
+            let row = TruthRow {
+                tenant_id: f[0].to_owned(),
+                location_id: f[1].to_owned(),
+                item_id: f[2].to_owned(),
+                stock: Buckets {
+                    on_hand,
+                    on_order,
+                    in_transit,
+                    reserved,
+                    damaged,
+                    backordered,
+                },
+            };
+            if row.buckets() != b {
+                return Err(err(format!(
+                    "available and inventory position {:?} do not follow from the stored buckets",
+                    &b[6..]
+                )));
+            }
+            rows.push(row);
         }
         Ok(rows)
     }
@@ -188,12 +161,12 @@ impl Generator {
         for t in &self.tenants {
             for (l, loc) in t.locs.iter().enumerate() {
                 for (i, item) in t.items.iter().enumerate() {
-                    rows.push(TruthRow::new(
-                        t.id.clone(),
-                        loc.id.clone(),
-                        item.id.clone(),
-                        t.stock[l][i].buckets().values(),
-                    ));
+                    rows.push(TruthRow {
+                        tenant_id: t.id.clone(),
+                        location_id: loc.id.clone(),
+                        item_id: item.id.clone(),
+                        stock: t.stock[l][i].buckets(),
+                    });
                 }
             }
         }
@@ -237,6 +210,12 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         assert_eq!(back, rows);
         std::fs::write(&path, "header\na,b,c,1").expect("write");
+        assert!(matches!(
+            TruthRow::read_csv(&path),
+            Err(TruthError::Line { line: 2, .. })
+        ));
+        // An inventory position that the stored buckets do not give.
+        std::fs::write(&path, "header\na,b,c,5,0,0,0,0,0,5,6").expect("write");
         assert!(matches!(
             TruthRow::read_csv(&path),
             Err(TruthError::Line { line: 2, .. })
@@ -396,7 +375,12 @@ mod tests {
             let got = replayed.get(&k).copied().unwrap_or_default();
             assert_eq!(
                 got,
-                (row.on_hand, row.on_order, row.in_transit, row.damaged),
+                (
+                    row.stock.on_hand,
+                    row.stock.on_order,
+                    row.stock.in_transit,
+                    row.stock.damaged
+                ),
                 "{k:?}"
             );
         }
