@@ -6,8 +6,10 @@
 #
 #   bash deploy/bench/ledger-pairs.sh BASE_REV [PAIRS]     (PAIRS: 4 by default)
 #
-# BASE_REV's bench is built once in a temporary worktree (same target directory, so only the
-# crates that differ are rebuilt) and its binary saved outside the tree.
+# BASE_REV's bench is built in a temporary worktree with a target directory of its own
+# ($CARGO_TARGET_DIR-base, kept for the next comparison): cargo names a workspace crate's
+# artifacts by its path inside the workspace, so a second checkout sharing the target directory
+# can leave its build to be taken as this checkout's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 base="${1:?usage: ledger-pairs.sh BASE_REV [PAIRS]}"
@@ -18,7 +20,7 @@ trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "
 
 bench_of() { cargo bench -p composerp-ledger --bench driver --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p'; }
 git worktree add --detach -q "$work/base" "$base"
-cp "$(cd "$work/base" && bench_of)" "$work/bench-base"
+cp "$(cd "$work/base" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-base" bench_of)" "$work/bench-base"
 cp "$(bench_of)" "$work/bench-head"
 
 dir="$CARGO_TARGET_DIR/criterion/ledger_one_core"

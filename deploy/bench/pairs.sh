@@ -5,8 +5,10 @@
 #
 #   bash deploy/bench/pairs.sh BASE_REV [PAIRS]     (PAIRS: 5 by default)
 #
-# BASE_REV is built once in a temporary worktree (same target directory, so only the crates that
-# differ are rebuilt) and its binary saved outside the tree.
+# BASE_REV is built in a temporary worktree with a target directory of its own
+# ($CARGO_TARGET_DIR-base, kept for the next comparison): cargo names a workspace crate's
+# artifacts by its path inside the workspace, so a second checkout sharing the target directory
+# can leave its build to be taken as this checkout's.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 base="${1:?usage: pairs.sh BASE_REV [PAIRS]}"
@@ -17,8 +19,8 @@ work="$(mktemp -d)"
 trap 'git worktree remove --force "$work/base" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 git worktree add --detach -q "$work/base" "$base"
-(cd "$work/base" && cargo build -q --release -p composerp)
-cp "$CARGO_TARGET_DIR/release/composerp" "$work/composerp-base"
+(cd "$work/base" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR-base" cargo build -q --release -p composerp)
+cp "$CARGO_TARGET_DIR-base/release/composerp" "$work/composerp-base"
 cargo build -q --release -p composerp
 cp "$CARGO_TARGET_DIR/release/composerp" "$work/composerp-head"
 bench="$(cargo bench -p composerp --bench pipeline --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p')"
