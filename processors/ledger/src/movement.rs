@@ -6,8 +6,8 @@
 use composerp_events::{
     Money,
     inventory::{
-        AdjustmentType, InventoryAdjusted, TransactionType, TransferReceived, TransferShipped,
-        WriteOffSource,
+        AdjustmentType, InventoryAdjusted, TransactionType, TransferLine, TransferReceived,
+        TransferShipped, WriteOffSource,
     },
     pos::{ReturnCondition, SaleCompleted, SaleLine, SaleLineType},
     procurement::PurchaseOrderReceived,
@@ -227,53 +227,47 @@ impl<'a> Movements<'a> {
                 (&a.tenant_id, None)
             }
             LedgerInput::Shipped(t) => {
-                for l in &t.lines {
-                    let kind = MovementKind::TransferOut {
-                        to: t.to_location_id.clone(),
-                        transfer: t.transfer_id.clone(),
-                        qty: l.quantity,
-                    };
-                    lines.push(Movement {
-                        line: l.line_number,
-                        location: &t.from_location_id,
-                        item: &l.item_id,
-                        kind,
-                        document: Some(&t.transfer_id),
-                    });
-                }
+                let kind = |qty| MovementKind::TransferOut {
+                    to: t.to_location_id.clone(),
+                    transfer: t.transfer_id.clone(),
+                    qty,
+                };
+                transfer_lines(
+                    &t.transfer_id,
+                    &t.from_location_id,
+                    &t.lines,
+                    kind,
+                    &mut lines,
+                );
                 (&t.tenant_id, None)
             }
             LedgerInput::Inbound(t) => {
-                for l in &t.lines {
-                    let kind = MovementKind::TransferShippedIn {
-                        transfer: t.transfer_id.clone(),
-                        qty: l.quantity,
-                    };
-                    lines.push(Movement {
-                        line: l.line_number,
-                        location: &t.to_location_id,
-                        item: &l.item_id,
-                        kind,
-                        document: Some(&t.transfer_id),
-                    });
-                }
+                let kind = |qty| MovementKind::TransferShippedIn {
+                    transfer: t.transfer_id.clone(),
+                    qty,
+                };
+                transfer_lines(
+                    &t.transfer_id,
+                    &t.to_location_id,
+                    &t.lines,
+                    kind,
+                    &mut lines,
+                );
                 (&t.tenant_id, None)
             }
             LedgerInput::Received(t) => {
-                for l in &t.lines {
-                    let kind = MovementKind::TransferIn {
-                        transfer: t.transfer_id.clone(),
-                        qty: l.quantity,
-                        unit_cost: None,
-                    };
-                    lines.push(Movement {
-                        line: l.line_number,
-                        location: &t.to_location_id,
-                        item: &l.item_id,
-                        kind,
-                        document: Some(&t.transfer_id),
-                    });
-                }
+                let kind = |qty| MovementKind::TransferIn {
+                    transfer: t.transfer_id.clone(),
+                    qty,
+                    unit_cost: None,
+                };
+                transfer_lines(
+                    &t.transfer_id,
+                    &t.to_location_id,
+                    &t.lines,
+                    kind,
+                    &mut lines,
+                );
                 (&t.tenant_id, None)
             }
             LedgerInput::PoCreated(p) => {
@@ -364,6 +358,25 @@ fn adjustment_kind(a: &InventoryAdjusted) -> MovementKind {
 }
 
 /// An approved order's lines: each opens on_order at the receiving location.
+/// A transfer's lines at `location`, each moving its quantity as `kind` says.
+fn transfer_lines<'a>(
+    transfer: &'a str,
+    location: &'a str,
+    lines: &'a [TransferLine],
+    kind: impl Fn(i64) -> MovementKind,
+    out: &mut Vec<Movement<'a>>,
+) {
+    for l in lines {
+        out.push(Movement {
+            line: l.line_number,
+            location,
+            item: &l.item_id,
+            kind: kind(l.quantity),
+            document: Some(transfer),
+        });
+    }
+}
+
 fn approved_lines<'a>(
     po_number: &'a str,
     location: &'a str,
