@@ -1,4 +1,4 @@
-//! Issue #19 on a real broker: crashes must not rewrite the ledger's history.
+//! Deterministic replay on a real broker: crashes must not rewrite the ledger's history.
 //!
 //! Final positions surviving crashes is not enough: a stock ledger entry, once published, is a
 //! fact consumers store (the sink keeps the first copy of each event id). After a SIGKILL the
@@ -572,8 +572,8 @@ fn warnings(logs: &[PathBuf], n: usize) -> String {
 ///    entries share a sequence; and each non-superseded entry's qty_after_transaction is the
 ///    running sum of actual_qty in sequence order. One row per applied movement line.
 ///
-/// Fails on the code of issue #19, whose replays apply records of different input topics in
-/// another interleaving than the first time.
+/// It fails if a replay applies records of different input topics in another interleaving than
+/// the first attempt did.
 #[test]
 fn ledger_history_survives_sigkills_of_ledgers_and_sink_during_a_stream() -> anyhow::Result<()> {
     let started = Instant::now();

@@ -281,9 +281,9 @@ fn one_process_matches_the_truth_and_a_restart_with_replayed_events_changes_noth
 }
 
 /// 206k events through two processes, one SIGKILLed three times; then both stop and a process
-/// that never had a partition takes them all over and applies more receipts. The move used to
-/// miss some of them (about one run in five) when a superseded owner's local store had been
-/// trusted after a split ownership; see the engine's module docs.
+/// that never had a partition takes them all over and applies more receipts. A superseded
+/// owner's local store trusted after a split ownership would make the move miss some of them;
+/// see the engine's restore module.
 #[test]
 fn two_processes_survive_three_sigkills_and_a_new_process_rebuilds_from_the_changelog()
 -> anyhow::Result<()> {
