@@ -14,7 +14,7 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext},
 };
 
-use crate::KafkaSettings;
+use crate::settings::KafkaSettings;
 
 /// Tells a member with no partitions for a while to leave and join its group again; the wait
 /// doubles from 30 s up to 5 min. Tansu can keep a SIGKILLed member's partitions assigned to it

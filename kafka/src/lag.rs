@@ -8,7 +8,7 @@ use std::{
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
-use crate::KafkaSettings;
+use crate::settings::KafkaSettings;
 
 /// Which gauge the lag goes to: `metric{<label>, topic, partition}`.
 #[derive(Debug, Clone)]

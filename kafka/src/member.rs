@@ -24,10 +24,10 @@ use rdkafka::{
 };
 
 use crate::{
-    KafkaSettings,
     fetch::FETCH_REWIND,
     group::{Rejoin, Stalls, commit_offsets},
     lag::Lag,
+    settings::KafkaSettings,
 };
 
 /// What a consumer-group member does when the group moves its partitions. Partitions are named

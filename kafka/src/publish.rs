@@ -15,7 +15,7 @@ use rdkafka::{
     producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer},
 };
 
-use crate::KafkaSettings;
+use crate::settings::KafkaSettings;
 
 /// Why publishing failed.
 #[derive(Debug, thiserror::Error)]
