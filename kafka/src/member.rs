@@ -55,6 +55,10 @@ pub trait Member: Send + 'static {
     /// True while the member holds a partition.
     fn holds_any(&self) -> bool;
 
+    /// The next offset each held partition has committed, as (topic index, partition, offset),
+    /// for the group's offsets.
+    fn committed(&self) -> Vec<(usize, i32, i64)>;
+
     /// The next offset the member needs of a partition it holds; `None` when it does not hold it.
     fn next_offset(&self, index: usize, partition: i32) -> Option<i64>;
 
@@ -255,13 +259,14 @@ impl<M: Member> Membership<M> {
         Ok(())
     }
 
-    /// Commits (topic, partition, next offset) triples to the group, for Kafka's tools and the
-    /// stall watch; the offsets that count are the member's own.
-    pub fn commit<'a>(
-        &self,
-        offsets: impl IntoIterator<Item = (&'a str, i32, i64)>,
-        mode: CommitMode,
-    ) {
+    /// Commits what `member` has committed to the group, for Kafka's tools and the stall watch;
+    /// the offsets that count are the member's own.
+    pub fn commit(&self, member: &M, mode: CommitMode) {
+        let topics = &self.consumer.context().topics;
+        let offsets = member
+            .committed()
+            .into_iter()
+            .map(|(index, p, next)| (topics[index].as_str(), p, next));
         commit_offsets(&self.consumer, offsets, mode);
     }
 

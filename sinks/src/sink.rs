@@ -359,15 +359,6 @@ impl Sink {
             })
             .collect())
     }
-
-    /// Commits the consumed offsets to the group; `sink.offsets` in Postgres stays the truth.
-    fn commit_group(&self, group: &Membership<Sink>, mode: CommitMode) {
-        let offsets = self
-            .next
-            .iter()
-            .map(|(&(i, p), &next)| (self.names[i].as_str(), p, next));
-        group.commit(offsets, mode);
-    }
 }
 
 /// The sink as a consumer-group member: assignment reads the offsets from Postgres, revocation
@@ -413,6 +404,14 @@ impl Member for Sink {
 
     fn holds_any(&self) -> bool {
         !self.next.is_empty()
+    }
+
+    /// `sink.offsets` in Postgres stays the truth; the group gets a copy.
+    fn committed(&self) -> Vec<(usize, i32, i64)> {
+        self.next
+            .iter()
+            .map(|(&(i, p), &next)| (i, p, next))
+            .collect()
     }
 
     fn next_offset(&self, index: usize, partition: i32) -> Option<i64> {
@@ -650,7 +649,7 @@ pub fn run(
             if let Err(e) = s.commit() {
                 break Err(e);
             }
-            s.commit_group(&group, CommitMode::Async);
+            group.commit(&s, CommitMode::Async);
         }
     };
     // A clean stop commits what was consumed and leaves the group so partitions move at once.
@@ -661,7 +660,7 @@ pub fn run(
             // Stopping: a failed write is given up and replayed after the restart.
             let done = s.commit_and_wait();
             if done.is_ok() {
-                s.commit_group(&group, CommitMode::Async);
+                group.commit(&s, CommitMode::Async);
             }
             // That was the last commit: leaving the group only releases the partitions.
             s.halted = true;

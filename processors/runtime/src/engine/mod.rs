@@ -707,17 +707,6 @@ impl<P: Processor> Engine<P> {
         self.meters.dead_letters[index].increment(1);
         Ok(())
     }
-
-    /// Commits the inputs' next offsets of every task to the group ([`commit_offsets`]).
-    fn commit_group(&self, group: &Membership<Self>, mode: CommitMode) {
-        let offsets = self.tasks.iter().flat_map(|(p, running)| {
-            self.inputs
-                .iter()
-                .zip(&running.committed)
-                .map(move |(t, &next)| (t.name.as_str(), *p, next))
-        });
-        group.commit(offsets, mode);
-    }
 }
 
 pub use run::run;

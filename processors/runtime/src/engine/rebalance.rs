@@ -78,6 +78,18 @@ impl<P: Processor> Member for Engine<P> {
         !self.tasks.is_empty()
     }
 
+    fn committed(&self) -> Vec<(usize, i32, i64)> {
+        let held = self.tasks.iter();
+        held.flat_map(|(&p, running)| {
+            running
+                .committed
+                .iter()
+                .enumerate()
+                .map(move |(i, &next)| (i, p, next))
+        })
+        .collect()
+    }
+
     fn next_offset(&self, index: usize, partition: i32) -> Option<i64> {
         Some(self.tasks.get(&partition)?.task.offsets[index])
     }

@@ -187,7 +187,7 @@ pub fn run<P: Processor>(
             || (due && e.wall_timer_due());
         match e.step(close) {
             Ok(0) => {}
-            Ok(_) => e.commit_group(&group, CommitMode::Async),
+            Ok(_) => group.commit(&e, CommitMode::Async),
             Err(err) => break Err(err),
         }
     };
@@ -203,7 +203,7 @@ pub fn run<P: Processor>(
             e.write_stores()
         };
         if result.is_ok() && done.is_ok() {
-            e.commit_group(&group, CommitMode::Async);
+            group.commit(&e, CommitMode::Async);
         }
         // That was the last commit: the revocation that leaving the group brings only releases,
         // and does not wait for a broker that may be gone.
