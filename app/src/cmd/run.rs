@@ -15,24 +15,12 @@ use crate::cli::{RunArgs as Cli, Settings};
 
 pub async fn run(args: Cli, settings: &Settings) -> anyhow::Result<ExitCode> {
     let registry = crate::registry::registry();
-    let names: Vec<&str> = if args.processor == "all" {
-        registry.names()
-    } else {
-        registry.get(&args.processor).with_context(|| {
-            format!(
-                "no processor {:?}; registered: {}",
-                args.processor,
-                registry.names().join(", ")
-            )
-        })?;
-        vec![
-            registry
-                .names()
-                .into_iter()
-                .find(|n| *n == args.processor)
-                .unwrap_or_default(),
-        ]
-    };
+    // The command line accepts only registered names and `all` (see `main::parse`).
+    let names: Vec<&str> = registry
+        .names()
+        .into_iter()
+        .filter(|n| args.processor == "all" || *n == args.processor)
+        .collect();
     let codec = super::codec(settings).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let recorder = super::metrics::install()?;
