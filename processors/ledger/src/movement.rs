@@ -6,8 +6,8 @@
 use composerp_events::{
     Money,
     inventory::{
-        AdjustmentType, InventoryAdjusted, TransactionType, TransferLine, TransferReceived,
-        TransferShipped, WriteOffSource,
+        AdjustmentType, InventoryAdjusted, TransferLine, TransferReceived, TransferShipped,
+        WriteOffSource,
     },
     pos::{ReturnCondition, SaleCompleted, SaleLine, SaleLineType},
     procurement::PurchaseOrderReceived,
@@ -503,21 +503,6 @@ impl MovementKind {
                 positive("BACKORDER_FILL", *qty).and(document("BACKORDER_FILL", "order_ref", order))
             }
         }
-    }
-
-    /// The stock-ledger type of a movement that changes on_hand; None for the others.
-    pub fn ledger_type(&self) -> Option<TransactionType> {
-        use MovementKind::*;
-        Some(match self {
-            Sale { .. } => TransactionType::SALE,
-            Return { .. } => TransactionType::RETURN,
-            Receipt { .. } => TransactionType::RECEIPT,
-            TransferOut { .. } => TransactionType::TRANSFER_OUT,
-            TransferIn { .. } => TransactionType::TRANSFER_IN,
-            Delta { .. } | Set { .. } => TransactionType::ADJUSTMENT,
-            WriteOff { .. } => TransactionType::WRITE_OFF,
-            _ => return None,
-        })
     }
 }
 
