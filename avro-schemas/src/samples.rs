@@ -312,6 +312,98 @@ pub fn forecast_updated() -> ForecastUpdated {
     }
 }
 
+/// Features of a smooth seller after 91 days.
+pub fn demand_features_updated() -> DemandFeaturesUpdated {
+    DemandFeaturesUpdated {
+        event_id: id("df"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:demand-features".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        as_of_date: Date(19_844),
+        timezone: "Europe/Berlin".into(),
+        demand: 4,
+        censored: false,
+        days_7: 7,
+        sum_7: 28.0,
+        mean_7: Some(4.0),
+        std_7: Some(1.5),
+        days_28: 27,
+        sum_28: 100.0,
+        mean_28: Some(3.75),
+        std_28: Some(1.25),
+        days_91: 80,
+        sum_91: 300.0,
+        mean_91: Some(3.75),
+        std_91: None,
+        zero_fraction_28: Some(0.0),
+        ewma: Some(3.9),
+        days_since_last_sale: Some(0),
+        dow_profile: vec![1.0, 0.9, 0.8, 1.0, 1.1, 1.2, 1.0],
+        adi: Some(1.0),
+        cv2: Some(0.1),
+        demand_class: DemandClass::SMOOTH,
+        censored_days_91: 11,
+        history_days: 91,
+    }
+}
+
+/// Accuracy of a model next to its baseline.
+pub fn forecast_accuracy_updated() -> ForecastAccuracyUpdated {
+    ForecastAccuracyUpdated {
+        event_id: id("fa"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:forecast".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        as_of_date: Date(19_844),
+        model: ForecastModel::SES,
+        demand_class: DemandClass::SMOOTH,
+        window_days: 28,
+        days: 27,
+        actual: 110.0,
+        mae: Some(1.5),
+        rmse: Some(2.0),
+        bias: Some(-0.25),
+        wape: Some(0.35),
+        mase: Some(0.8),
+        rmsse: Some(0.9),
+        baseline_mae: Some(2.5),
+        baseline_rmse: Some(3.0),
+        baseline_bias: Some(0.0),
+        baseline_wape: None,
+        baseline_mase: Some(1.1),
+        baseline_rmsse: Some(1.2),
+        mase_m: 7,
+        mase_scale: Some(1.9),
+        rmsse_scale: None,
+    }
+}
+
+/// Two weeks of backfilled demand.
+pub fn demand_history_seeded() -> DemandHistorySeeded {
+    DemandHistorySeeded {
+        event_id: id("dh"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:backfill".into(),
+        location_id: "s1".into(),
+        item_id: "i1".into(),
+        first_date: Date(19_831),
+        as_of_date: Date(19_844),
+        timezone: "Europe/Berlin".into(),
+        demand: vec![3, 0, 2, 5, 1, 0, 0, 4, 2, 2, 0, 7, 1, 3],
+        censored_dates: vec![Date(19_836)],
+        last_sale_date: Some(Date(19_844)),
+        sale_lines: 30,
+    }
+}
+
 /// An (s,Q) order decision.
 pub fn replenishment_triggered() -> ReplenishmentTriggered {
     ReplenishmentTriggered {

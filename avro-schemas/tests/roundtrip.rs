@@ -93,6 +93,9 @@ fn every_record_round_trips_against_its_schema() {
     check(samples::daily_item_sales());
     check(samples::forecast_generated());
     check(samples::forecast_updated());
+    check(samples::demand_features_updated());
+    check(samples::forecast_accuracy_updated());
+    check(samples::demand_history_seeded());
     check(samples::replenishment_triggered());
     check(samples::purchase_order_created());
     check(samples::purchase_order_approved());
