@@ -222,6 +222,15 @@ pub trait Processor: Send + Sync + 'static {
     /// deduplicates itself if it must (see [`crate::dedupe`]).
     const DEDUPE_WINDOW_MICROS: i64 = 0;
 
+    /// How far ahead of its topic timestamp (the producer's clock when it was written) a
+    /// record's event time may be. A record further ahead (a till with a wrong clock) would
+    /// drag the watermark forward and close days early, so it goes to the dead-letter topic as
+    /// `future_timestamp` without touching event time; a record without a topic timestamp is
+    /// not checked. None (the default): not checked.
+    fn max_future_skew_micros(&self) -> Option<i64> {
+        None
+    }
+
     /// Handles one input record.
     fn process(
         &self,

@@ -194,6 +194,23 @@ impl<P: Processor> Task<P> {
                 }
             }
         }
+        if let Some(skew) = env.processor.max_future_skew_micros()
+            && written > 0
+            && at > written.saturating_add(skew)
+        {
+            return Ok(Outcome::Rejected(Reject::new(
+                "future_timestamp",
+                format!(
+                    "event {} happened at {}, more than {} s after it was written to its topic \
+                     at {} (a till clock ahead?); it would move event time forward, so it is \
+                     set aside to be re-driven once its clock is fixed or its time has come",
+                    input.event_id(),
+                    Timestamp(at),
+                    skew / 1_000_000,
+                    Timestamp(written)
+                ),
+            )));
+        }
         self.max_event_time = self.max_event_time.max(at);
         let mut error = None;
         let mark = out.len();
