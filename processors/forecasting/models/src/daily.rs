@@ -37,14 +37,14 @@ impl<'a> Daily<'a> {
         self.censored.get(i).copied().unwrap_or(false)
     }
 
-    /// Whether any day is censored.
+    /// Whether any day of the series is censored.
     pub fn any_censored(&self) -> bool {
-        self.censored.iter().any(|&c| c)
+        self.censored.iter().take(self.len()).any(|&c| c)
     }
 
     /// Number of uncensored days.
     pub fn uncensored_len(&self) -> usize {
-        self.len() - self.censored.iter().filter(|&&c| c).count()
+        (0..self.len()).filter(|&i| !self.is_censored(i)).count()
     }
 
     /// The demand with censored days dropped (what non-seasonal models fit on).
@@ -107,11 +107,8 @@ impl<'a> Daily<'a> {
         let n = n.min(self.len());
         Daily {
             demand: &self.demand[..n],
-            censored: if self.censored.is_empty() {
-                self.censored
-            } else {
-                &self.censored[..n]
-            },
+            // min: a mis-sized flag slice (only debug-asserted) must not panic here.
+            censored: &self.censored[..n.min(self.censored.len())],
         }
     }
 }
@@ -166,5 +163,17 @@ mod tests {
         assert_eq!(h.len(), 2);
         assert!(h.is_censored(1));
         assert_eq!(d.head(10).len(), 3);
+    }
+
+    #[test]
+    fn short_flag_slice_reads_missing_flags_as_uncensored() {
+        // Built directly: `new` would debug-assert on the mismatch.
+        let d = Daily {
+            demand: &[1.0, 2.0, 3.0],
+            censored: &[true],
+        };
+        assert_eq!(d.head(2).len(), 2);
+        assert_eq!(d.uncensored_len(), 2);
+        assert!(!d.is_censored(2));
     }
 }
