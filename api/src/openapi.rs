@@ -14,7 +14,9 @@ use crate::{
     AppState,
     page::Page,
     problem::Problem,
-    routes::{catalog, forecasts, health, ledger, orders, positions, rules, triggers, writes},
+    routes::{
+        accuracy, catalog, forecasts, health, ledger, orders, positions, rules, triggers, writes,
+    },
 };
 
 /// The document.
@@ -30,6 +32,7 @@ use crate::{
         rules::list, rules::one, rules::put_rule,
         orders::list, orders::one, orders::approve, orders::cancel,
         triggers::list, forecasts::list, forecasts::one,
+        accuracy::list, accuracy::by_class,
     ),
     components(schemas(
         Problem,
@@ -46,6 +49,7 @@ use crate::{
         triggers::Trigger, Page<triggers::Trigger>,
         forecasts::Forecast, Page<forecasts::Forecast>, forecasts::ForecastDay,
         forecasts::Accuracy, forecasts::ForecastDetail,
+        accuracy::ItemAccuracy, Page<accuracy::ItemAccuracy>, accuracy::ClassAccuracy,
     )),
     modifiers(&Security),
     tags((name = "positions"), (name = "catalog"), (name = "replenishment"), (name = "forecasting"), (name = "health")),

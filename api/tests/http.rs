@@ -271,6 +271,15 @@ async fn seed_planning(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
     .execute(&db.pool)
     .await?;
     sqlx::query(
+        "INSERT INTO forecasting.accuracy (tenant_id, location_id, item_id, as_of_date, model, \
+         demand_class, window_days, days, actual, mae, wape, baseline_mae, baseline_wape, \
+         mase_m, event_id, occurred_at) VALUES ($1, 's1', 'i1', current_date - 1, 'SES', \
+         'SMOOTH', 28, 20, 40, 1.0, 0.5, 2.0, 1.0, 7, gen_random_uuid(), now())",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
         "INSERT INTO inventory.transactions (tenant_id, event_id, location_id, item_id, ledger, \
          transaction_type, source_event_id, source_line, sequence, actual_qty, \
          qty_after_transaction, valuation_rate, stock_value, stock_value_difference, superseded, \
@@ -349,7 +358,7 @@ impl Writable {
 }
 
 /// Every list endpoint with the number of rows one tenant has.
-const LISTS: [(&str, usize); 10] = [
+const LISTS: [(&str, usize); 11] = [
     ("/v1/positions", 3),
     ("/v1/positions/s1/i1/ledger", 2),
     ("/v1/low-stock-events", 1),
@@ -360,6 +369,7 @@ const LISTS: [(&str, usize); 10] = [
     ("/v1/purchase-orders", 2),
     ("/v1/replenishment-triggers", 1),
     ("/v1/forecasts", 1),
+    ("/v1/forecast-accuracy", 1),
 ];
 
 #[tokio::test]
@@ -857,6 +867,22 @@ async fn forecasts_show_actual_sales_and_accuracy() -> anyhow::Result<()> {
         .get("/v1/forecasts/s1/i2", Some(("authorization", &auth)))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Rolling accuracy next to seasonal naive, and the sales-weighted summary per class.
+    let (_, body, _) = api
+        .get(
+            "/v1/forecast-accuracy/by-class",
+            Some(("authorization", &auth)),
+        )
+        .await;
+    assert_eq!(
+        (
+            &body[0]["demand_class"],
+            &body[0]["wape"],
+            &body[0]["baseline_wape"]
+        ),
+        (&json!("SMOOTH"), &json!(0.5), &json!(1.0)),
+        "{body}"
+    );
     let (status, _, _) = api
         .get(
             "/v1/forecasts/s1/i1?forecast_id=nope",

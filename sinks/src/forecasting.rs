@@ -1,10 +1,13 @@
 //! Forecasts: `forecasting.forecasts` (one row per forecast run, its newest revision) and
 //! `forecasting.forecast_points` (one row per forecast day), from ForecastGenerated (revision
-//! 0) and ForecastUpdated.
+//! 0) and ForecastUpdated; the newest demand features and rolling accuracy per item-location.
 
 use composerp_events::{
     EventId, Timestamp,
-    forecasting::{DemandClass, ForecastGenerated, ForecastModel, ForecastPoint, ForecastUpdated},
+    forecasting::{
+        DemandClass, DemandFeaturesUpdated, ForecastAccuracyUpdated, ForecastGenerated,
+        ForecastModel, ForecastPoint, ForecastUpdated,
+    },
 };
 
 use crate::{
@@ -207,5 +210,160 @@ impl Table for RevisedPoints {
 
     fn rows(e: &ForecastUpdated, out: &mut Rows<'_>) -> Result<(), RowError> {
         Forecast::from(e).points(out)
+    }
+}
+
+const ITEM_LOCATION: &[&str] = &["tenant_id", "location_id", "item_id"];
+const BY_AS_OF: Version = Version::Newer {
+    column: "as_of_date",
+    ties_replace: true,
+};
+
+/// The newest demand features of each item-location.
+pub struct DemandFeatures;
+
+impl Table for DemandFeatures {
+    const TOPIC: &'static str = "forecasting.demand-features";
+    const TABLE: &'static str = "forecasting.demand_features";
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "location_id",
+        "item_id",
+        "as_of_date",
+        "timezone",
+        "demand",
+        "censored",
+        "days_7",
+        "sum_7",
+        "mean_7",
+        "std_7",
+        "days_28",
+        "sum_28",
+        "mean_28",
+        "std_28",
+        "days_91",
+        "sum_91",
+        "mean_91",
+        "std_91",
+        "zero_fraction_28",
+        "ewma",
+        "days_since_last_sale",
+        "dow_profile",
+        "adi",
+        "cv2",
+        "demand_class",
+        "censored_days_91",
+        "history_days",
+        "event_id",
+        "occurred_at",
+    ];
+    const KEY: &'static [&'static str] = ITEM_LOCATION;
+    const VERSION: Version = BY_AS_OF;
+    type Event = DemandFeaturesUpdated;
+
+    fn rows(e: &DemandFeaturesUpdated, out: &mut Rows<'_>) -> Result<(), RowError> {
+        // A JSON array of plain numbers: a text column Postgres parses as jsonb.
+        let profile = serde_json::to_string(&e.dow_profile).unwrap_or_else(|_| "[]".into());
+        let r = &mut out.row();
+        r.text("tenant_id", &e.tenant_id)?
+            .text("location_id", &e.location_id)?
+            .text("item_id", &e.item_id)?
+            .date(e.as_of_date)
+            .text("timezone", &e.timezone)?
+            .int(e.demand)
+            .bool(e.censored);
+        for (days, sum, mean, std) in [
+            (e.days_7, e.sum_7, e.mean_7, e.std_7),
+            (e.days_28, e.sum_28, e.mean_28, e.std_28),
+            (e.days_91, e.sum_91, e.mean_91, e.std_91),
+        ] {
+            r.int(days.into()).float(sum).opt_float(mean).opt_float(std);
+        }
+        r.opt_float(e.zero_fraction_28)
+            .opt_float(e.ewma)
+            .opt_int(e.days_since_last_sale.map(i64::from))
+            .text("dow_profile", &profile)?
+            .opt_float(e.adi)
+            .opt_float(e.cv2)
+            .text("demand_class", e.demand_class.symbol())?
+            .int(e.censored_days_91.into())
+            .int(e.history_days.into())
+            .id(e.event_id)
+            .time(e.occurred_at);
+        Ok(())
+    }
+}
+
+/// The newest rolling forecast accuracy of each item-location, next to its baseline.
+pub struct Accuracy;
+
+impl Table for Accuracy {
+    const TOPIC: &'static str = "forecasting.accuracy";
+    const TABLE: &'static str = "forecasting.accuracy";
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "location_id",
+        "item_id",
+        "as_of_date",
+        "model",
+        "demand_class",
+        "window_days",
+        "days",
+        "actual",
+        "mae",
+        "rmse",
+        "bias",
+        "wape",
+        "mase",
+        "rmsse",
+        "baseline_mae",
+        "baseline_rmse",
+        "baseline_bias",
+        "baseline_wape",
+        "baseline_mase",
+        "baseline_rmsse",
+        "mase_m",
+        "mase_scale",
+        "rmsse_scale",
+        "event_id",
+        "occurred_at",
+    ];
+    const KEY: &'static [&'static str] = ITEM_LOCATION;
+    const VERSION: Version = BY_AS_OF;
+    type Event = ForecastAccuracyUpdated;
+
+    fn rows(e: &ForecastAccuracyUpdated, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let r = &mut out.row();
+        r.text("tenant_id", &e.tenant_id)?
+            .text("location_id", &e.location_id)?
+            .text("item_id", &e.item_id)?
+            .date(e.as_of_date)
+            .text("model", e.model.symbol())?
+            .text("demand_class", e.demand_class.symbol())?
+            .int(e.window_days.into())
+            .int(e.days.into())
+            .float(e.actual);
+        for v in [
+            e.mae,
+            e.rmse,
+            e.bias,
+            e.wape,
+            e.mase,
+            e.rmsse,
+            e.baseline_mae,
+            e.baseline_rmse,
+            e.baseline_bias,
+            e.baseline_wape,
+            e.baseline_mase,
+            e.baseline_rmsse,
+        ] {
+            r.opt_float(v);
+        }
+        r.int(e.mase_m.into())
+            .opt_float(e.mase_scale)
+            .opt_float(e.rmsse_scale)
+            .id(e.event_id)
+            .time(e.occurred_at);
+        Ok(())
     }
 }

@@ -66,5 +66,7 @@ pub fn tables() -> Vec<Box<dyn Staged>> {
             forecasting::ForecastRevisions,
             forecasting::RevisedPoints,
         >::default()),
+        Box::new(Batch::<forecasting::DemandFeatures>::default()),
+        Box::new(Batch::<forecasting::Accuracy>::default()),
     ]
 }

@@ -10,7 +10,7 @@ use std::{
 };
 
 use composerp_events::{
-    Codec, Event, EventId, Money, Timestamp,
+    Codec, Date, Event, EventId, Money, Timestamp,
     catalog::Location,
     inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
     replenishment::PurchaseOrderLine,
@@ -690,4 +690,58 @@ async fn the_api_and_bi_roles_see_one_tenant_and_cannot_write() -> anyhow::Resul
         .execute(&mut admin)
         .await?;
     result
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_newest_features_and_accuracy_win_and_the_class_summary_weighs_by_sales()
+-> anyhow::Result<()> {
+    let mut env = Env::start().await?;
+    for tenant in TENANTS {
+        // Day 19_844, then the older day 19_843 arriving late: the newer row stays.
+        for (day, demand) in [(19_844, 4), (19_843, 9)] {
+            let mut f = samples::demand_features_updated();
+            f.tenant_id = tenant.into();
+            f.as_of_date = Date(day);
+            f.demand = demand;
+            f.event_id = EventId::from_name(&format!("{tenant}-features-{day}"));
+            env.send("forecasting.demand-features", &f)?;
+        }
+        // Two smooth items: WAPE 0.5 on 10 units and 0.2 on 40 units sold.
+        for (item, wape, actual) in [("i1", 0.5, 10.0), ("i2", 0.2, 40.0)] {
+            let mut a = samples::forecast_accuracy_updated();
+            a.tenant_id = tenant.into();
+            a.item_id = item.into();
+            a.wape = Some(wape);
+            a.baseline_wape = Some(0.5);
+            a.actual = actual;
+            a.event_id = EventId::from_name(&format!("{tenant}-accuracy-{item}"));
+            env.send("forecasting.accuracy", &a)?;
+        }
+    }
+    env.publisher.flush()?;
+    env.sink_until(async |pool| {
+        count(pool, "SELECT count(*) FROM forecasting.demand_features").await == 2
+            && count(pool, "SELECT count(*) FROM forecasting.accuracy").await == 4
+    })
+    .await?;
+    let pool = &env.db.pool.clone();
+    assert_eq!(
+        count(
+            pool,
+            "SELECT count(*) FROM forecasting.demand_features \
+             WHERE demand = 4 AND jsonb_array_length(dow_profile) = 7"
+        )
+        .await,
+        2
+    );
+    let (wape, baseline): (f64, f64) = sqlx::query_as(
+        "SELECT wape, baseline_wape FROM bi.forecast_accuracy_by_class WHERE tenant_id = $1",
+    )
+    .bind(TENANTS[0])
+    .fetch_one(pool)
+    .await?;
+    // (0.5 × 10 + 0.2 × 40) / 50 = 0.26: Σ|e| / Σ y over both items.
+    assert!((wape - 0.26).abs() < 1e-12, "{wape}");
+    assert!((baseline - 0.5).abs() < 1e-12, "{baseline}");
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! One module per resource; [`v1`] lists them all.
 
+pub mod accuracy;
 pub mod catalog;
 pub mod forecasts;
 pub mod health;
@@ -24,4 +25,5 @@ pub fn v1() -> Router<AppState> {
         .merge(orders::routes())
         .merge(triggers::routes())
         .merge(forecasts::routes())
+        .merge(accuracy::routes())
 }
