@@ -18,7 +18,7 @@ use composerp_events::{
 use composerp_forecast_models::{
     daily::Daily,
     model::{ForecastModel, ModelKind, Prediction, registry},
-    select::choose,
+    select::{Selection, choose},
 };
 use composerp_runtime::{
     processor::{Processor, Reject},
@@ -93,9 +93,17 @@ impl Forecasting {
         let (_, demand, censored) = tracked.history.series(day);
         let series = Daily::new(&demand, &censored);
         let level = f64::from(self.settings.level);
+        // A short history keeps two thirds of itself for fitting, so young item-locations are
+        // chosen by holdout too rather than all falling back to their class.
+        let selection = match self.settings.selection {
+            Selection::Holdout { days } => Selection::Holdout {
+                days: days.min(series.uncensored_len() / 3),
+            },
+            by_class => by_class,
+        };
         let choice = choose(
             &self.models,
-            self.settings.selection,
+            selection,
             &series,
             self.settings.horizon,
             Some(level),
