@@ -139,6 +139,9 @@ pub enum Command {
     Tail(TailArgs),
     /// Publish realistic retail data with a known truth.
     Generate(GenerateArgs),
+    /// Aggregate a sales history file with DataFusion and start the forecasting processors
+    /// from it.
+    Backfill(BackfillArgs),
     /// Run a processor (or `all`) until SIGINT or SIGTERM.
     Run(RunArgs),
     /// Apply the Postgres migrations to DATABASE_URL (the sinks do it at start too).
@@ -342,6 +345,25 @@ pub struct GenerateArgs {
     /// First day (UTC date) of the history.
     #[arg(long, default_value = "2024-01-01")]
     pub start: chrono::NaiveDate,
+    /// Write the sale lines to this Parquet file (a history for `composerp backfill`) instead
+    /// of publishing them; everything else is published as usual.
+    #[arg(long, value_name = "FILE")]
+    pub history_parquet: Option<PathBuf>,
+}
+
+/// `composerp backfill`
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Sales history: a .parquet or .csv file with tenant_id, location_id, item_id,
+    /// occurred_at, quantity and optionally line_type (see docs/domain.md).
+    #[arg(long, value_name = "PATH")]
+    pub sales: PathBuf,
+    /// Last local day to take (default: each location's newest day in the file).
+    #[arg(long)]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Aggregate and report, publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `composerp demo`

@@ -1,6 +1,7 @@
 //! Every processor `composerp run` knows. Adding one is one line.
 
 use composerp_daily_sales::DailySales;
+use composerp_forecasting::{DemandFeatures, Forecasting};
 use composerp_ledger::InventoryLedger;
 use composerp_runtime::registry::Registry;
 
@@ -9,5 +10,7 @@ pub fn registry() -> Registry {
     let mut r = Registry::default();
     r.add::<InventoryLedger>();
     r.add::<DailySales>();
+    r.add::<DemandFeatures>();
+    r.add::<Forecasting>();
     r
 }

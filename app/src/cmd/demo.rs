@@ -28,6 +28,9 @@ use sqlx::Connection;
 
 use crate::cli::{DemoArgs, Settings};
 
+/// The processors the demo runs, by their registered names.
+const PROCESSORS: [&str; 3] = ["ledger", "demand-features", "forecasting"];
+
 pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<ExitCode> {
     let _broker = if args.external {
         None
@@ -57,24 +60,28 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
     args.generate.truth.get_or_insert(truth);
     let codec = super::codec(&settings).await?;
 
-    // The ledger runs from the start, so positions change while the data arrives. Its state
-    // directory is fresh: the local broker starts empty on every demo.
-    let state_dir = settings.state_dir.join("demo-ledger");
-    let _ = std::fs::remove_dir_all(&state_dir);
+    // The processors run from the start, so positions and forecasts change while the data
+    // arrives. Their state directories are fresh: the local broker starts empty on every demo.
     let stop = Arc::new(AtomicBool::new(false));
-    let ledger = {
+    let mut processors = Vec::new();
+    for name in PROCESSORS {
+        let state_dir = settings.state_dir.join(format!("demo-{name}"));
+        let _ = std::fs::remove_dir_all(&state_dir);
         let run = crate::registry::registry()
-            .get("ledger")
-            .context("the ledger is registered")?;
+            .get(name)
+            .with_context(|| format!("{name} is registered"))?;
         let a = RunArgs {
             kafka: settings.kafka.clone(),
             codec: codec.clone(),
             config: EngineConfig::new(state_dir),
             stop: stop.clone(),
         };
-        tokio::task::spawn_blocking(move || run(a))
-    };
-    println!("▸ Inventory Ledger processor started (composerp run ledger, in this process)");
+        processors.push((name, tokio::task::spawn_blocking(move || run(a))));
+    }
+    println!(
+        "▸ Processors started in this process: {} (composerp run …)",
+        PROCESSORS.join(", ")
+    );
     let sink = database.as_ref().map(|url| {
         let cfg = SinkConfig::new("demo", url);
         let (kafka, codec, stop) = (settings.kafka.clone(), codec.clone(), stop.clone());
@@ -130,6 +137,16 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
         let mut outcome = watch_positions(&settings, &codec, path, &stop);
         if let (Ok(true), Some(url)) = (&outcome, &database) {
             outcome = check_tables(url, path).await;
+            if outcome.as_ref().is_ok_and(|ok| *ok) {
+                // The last generated day stays open (nothing later moves event time past it).
+                let last_day = args.generate.start
+                    + chrono::Days::new(u64::from(args.generate.days.saturating_sub(2)));
+                let report =
+                    super::forecast_report::report(url, last_day, Duration::from_secs(300));
+                if let Err(e) = report.await {
+                    println!("▸ The forecasting report failed: {e:#}");
+                }
+            }
         }
         stop.store(true, Ordering::Relaxed);
         if let Some(sink) = sink {
@@ -139,10 +156,12 @@ pub async fn run(mut args: DemoArgs, mut settings: Settings) -> anyhow::Result<E
                 Err(e) => println!("  the sink panicked: {e}"),
             }
         }
-        match ledger.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => println!("  the ledger stopped with an error: {e}"),
-            Err(e) => println!("  the ledger panicked: {e}"),
+        for (name, p) in processors {
+            match p.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => println!("  {name} stopped with an error: {e}"),
+                Err(e) => println!("  {name} panicked: {e}"),
+            }
         }
         if !outcome? {
             println!("▸ Not every item-location matched within the time limit.");

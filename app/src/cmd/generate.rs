@@ -55,8 +55,13 @@ pub fn generate(args: &GenerateArgs, settings: &Settings, codec: &Codec) -> anyh
         sink.send(&e)?;
     }
     bar.inc(1);
+    let mut history = Vec::new();
     while let Some(day) = generator.next_day() {
         for e in &day {
+            if let (Some(_), Generated::Sale(sale)) = (&args.history_parquet, e) {
+                history.extend(history_lines(sale));
+                continue;
+            }
             sink.send(e)?;
             if let Some(rate) = args.rate {
                 let due = Duration::from_secs_f64(sink.publisher.sent() as f64 / rate as f64);
@@ -78,6 +83,11 @@ pub fn generate(args: &GenerateArgs, settings: &Settings, codec: &Codec) -> anyh
         "published {delivered} events in {secs:.1} s ({:.0} events/s)",
         delivered as f64 / secs.max(1e-9)
     );
+    if let Some(path) = &args.history_parquet {
+        let n = composerp_forecast_backfill::history_file(path, history)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("history: {n} sale lines in {}", path.display());
+    }
     if let Some(path) = &args.truth {
         write_truth(path, &generator).with_context(|| format!("writing {}", path.display()))?;
         eprintln!(
@@ -87,6 +97,25 @@ pub fn generate(args: &GenerateArgs, settings: &Settings, codec: &Codec) -> anyh
         );
     }
     Ok(generator.stats().clone())
+}
+
+/// A receipt's lines as history file lines.
+fn history_lines(
+    sale: &composerp_events::pos::SaleCompleted,
+) -> impl Iterator<Item = composerp_forecast_backfill::HistoryLine> + '_ {
+    sale.lines
+        .iter()
+        .map(|l| composerp_forecast_backfill::HistoryLine {
+            tenant: sale.tenant_id.clone(),
+            location: sale.store_id.clone(),
+            item: l.item_id.clone(),
+            occurred_at: sale.occurred_at.0,
+            quantity: l.quantity,
+            line_type: match l.line_type {
+                composerp_events::pos::SaleLineType::SALE => "SALE",
+                composerp_events::pos::SaleLineType::RETURN => "RETURN",
+            },
+        })
 }
 
 struct Sink<'a> {

@@ -1,7 +1,9 @@
 //! One module per command.
 
 mod api;
+mod backfill;
 mod demo;
+mod forecast_report;
 mod generate;
 mod metrics;
 mod migrate;
@@ -32,6 +34,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Produce(a) => produce::run(a, &settings).await,
         Command::Tail(a) => tail::run(a, &settings).await,
         Command::Generate(a) => generate::run(a, &settings).await,
+        Command::Backfill(a) => backfill::run(a, &settings).await,
         Command::Run(a) => run::run(a, &settings).await,
         Command::Migrate => migrate::run(&settings).await,
         Command::Sink(a) => sink::run(a, &settings).await,
