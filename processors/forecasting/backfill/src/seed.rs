@@ -75,11 +75,7 @@ fn record(days: &[&DayRow], as_of: i32, zone: Tz, produced_at: Timestamp) -> Dem
         timezone: zone.name().to_owned(),
         demand,
         censored_dates: Vec::new(),
-        last_sale_date: days
-            .iter()
-            .rev()
-            .find(|d| d.units > 0)
-            .map(|d| Date(d.day)),
+        last_sale_date: days.iter().rev().find(|d| d.units > 0).map(|d| Date(d.day)),
         sale_lines: days.iter().map(|d| d.lines).sum(),
     }
 }
