@@ -68,7 +68,9 @@ fn series(n: usize) -> Vec<Vec<f64>> {
             let base = 1.0 + 12.0 * r.unit();
             (0..DAYS)
                 .map(|d| match i % 3 {
-                    0 => (base * weekly[d % 7] + (r.unit() - 0.5) * base).round().max(0.0),
+                    0 => (base * weekly[d % 7] + (r.unit() - 0.5) * base)
+                        .round()
+                        .max(0.0),
                     1 => {
                         if r.unit() < 0.25 {
                             (1 + r.next() % 4) as f64
@@ -94,8 +96,14 @@ fn models_run(all: &[Vec<f64>]) -> f64 {
     let started = Instant::now();
     let mut sum = 0.0;
     for y in all {
-        let c = choose(&models, Selection::Holdout { days: 28 }, &Daily::new(y, &[]), 28, Some(95.0))
-            .expect("fits");
+        let c = choose(
+            &models,
+            Selection::Holdout { days: 28 },
+            &Daily::new(y, &[]),
+            28,
+            Some(95.0),
+        )
+        .expect("fits");
         sum += c.prediction.mean[0];
     }
     std::hint::black_box(sum);
@@ -137,7 +145,10 @@ fn histories(all: &[Vec<f64>]) -> Vec<DemandHistorySeeded> {
     all.iter()
         .enumerate()
         .map(|(i, y)| {
-            let (location, item) = (format!("s{:03}", i / ITEMS_PER_LOCATION), format!("i{i:06}"));
+            let (location, item) = (
+                format!("s{:03}", i / ITEMS_PER_LOCATION),
+                format!("i{i:06}"),
+            );
             let mut h = samples::demand_history_seeded();
             h.event_id = EventId::from_name(&format!("bench-history-{i}"));
             h.location_id = location;
@@ -148,7 +159,10 @@ fn histories(all: &[Vec<f64>]) -> Vec<DemandHistorySeeded> {
             h.occurred_at = zone::end_of_day(chrono_tz::UTC, as_of);
             h.demand = y.iter().map(|&v| v as i64).collect();
             h.censored_dates = Vec::new();
-            h.last_sale_date = y.iter().rposition(|&v| v > 0.0).map(|d| Date(FIRST + d as i32));
+            h.last_sale_date = y
+                .iter()
+                .rposition(|&v| v > 0.0)
+                .map(|d| Date(FIRST + d as i32));
             h
         })
         .collect()
@@ -197,7 +211,7 @@ fn receipts(n: usize) -> Vec<LedgerInput> {
 
 /// Sale lines per second of the ledger in 250 ms windows until `stop`, with each window's end.
 fn ledger_rates(stop: Arc<AtomicBool>, started: Instant) -> Vec<(f64, f64)> {
-    let mut d = TestDriver::new(InventoryLedger::default());
+    let mut d = TestDriver::new(InventoryLedger);
     let all = receipts(400_000);
     let mut rates = Vec::new();
     let (mut window, mut lines) = (Instant::now(), 0usize);
@@ -274,7 +288,13 @@ async fn main() {
     stop.store(true, Ordering::Relaxed);
     let rates = ledger.join().expect("ledger thread");
     let forecasts = f.outputs::<ForecastGenerated>().len() - before;
-    let quiet = median(rates.iter().filter(|r| r.0 < eod_from).map(|r| r.1).collect());
+    let quiet = median(
+        rates
+            .iter()
+            .filter(|r| r.0 < eod_from)
+            .map(|r| r.1)
+            .collect(),
+    );
     let during = median(
         rates
             .iter()
@@ -297,16 +317,23 @@ async fn main() {
     // Backfill: the histories as sale lines in a Parquet file, to seeded state.
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("sales.parquet");
-    let lines = all.iter().take(n.min(20_000)).enumerate().flat_map(|(i, y)| {
-        y.iter().enumerate().filter(|(_, v)| **v > 0.0).map(move |(day, v)| HistoryLine {
-            tenant: "t1".into(),
-            location: format!("s{:03}", i / ITEMS_PER_LOCATION),
-            item: format!("i{i:06}"),
-            occurred_at: (i64::from(FIRST) + day as i64) * DAY + 43_200_000_000,
-            quantity: *v as i64,
-            line_type: "SALE",
-        })
-    });
+    let lines = all
+        .iter()
+        .take(n.min(20_000))
+        .enumerate()
+        .flat_map(|(i, y)| {
+            y.iter()
+                .enumerate()
+                .filter(|(_, v)| **v > 0.0)
+                .map(move |(day, v)| HistoryLine {
+                    tenant: "t1".into(),
+                    location: format!("s{:03}", i / ITEMS_PER_LOCATION),
+                    item: format!("i{i:06}"),
+                    occurred_at: (i64::from(FIRST) + day as i64) * DAY + 43_200_000_000,
+                    quantity: *v as i64,
+                    line_type: "SALE",
+                })
+        });
     let sale_lines = history_file(&path, lines).expect("history");
     let backfill_at = Instant::now();
     let zones = Default::default();
