@@ -5,7 +5,8 @@
 //!    first 1,000 series are written to `FORECAST_OUT` for the statsforecast peer.
 //! 2. End of day: N item-locations whose 365-day histories were backfilled into the forecasting
 //!    processor (182 days kept), then one local day closes for all of them.
-//! 3. No stall: the ledger's sale lines per second on another thread, before and during (2).
+//! 3. No stall: the ledger's and the demand-features processor's sale lines per second, each on
+//!    its own thread, before and during (2).
 //! 4. State per item-location at 182 days, for both processors (postcard bytes).
 //! 5. Backfill: sale lines per second from a Parquet file to the seeded state.
 //!
@@ -211,8 +212,40 @@ fn receipts(n: usize) -> Vec<LedgerInput> {
 
 /// Sale lines per second of the ledger in 250 ms windows until `stop`, with each window's end.
 fn ledger_rates(stop: Arc<AtomicBool>, started: Instant) -> Vec<(f64, f64)> {
-    let mut d = TestDriver::new(InventoryLedger);
-    let all = receipts(400_000);
+    let d = TestDriver::new(InventoryLedger);
+    rates(d, receipts(400_000), stop, started)
+}
+
+/// The same for the demand-features processor, on other stores than the end of day's, within
+/// one day (so its own days do not close).
+fn features_rates(stop: Arc<AtomicBool>, started: Instant) -> Vec<(f64, f64)> {
+    let d = TestDriver::new(DemandFeatures::new(Settings::default()));
+    let day = (i64::from(FIRST) + DAYS as i64 + 5) * DAY;
+    let all = receipts(400_000)
+        .into_iter()
+        .enumerate()
+        .filter_map(|(k, r)| match r {
+            LedgerInput::Sale(mut s) => {
+                s.store_id = format!("x{}", s.store_id);
+                s.occurred_at = Timestamp(day + (k as i64 % 3_600) * 1_000_000);
+                Some(DemandInput::Sale(s))
+            }
+            _ => None,
+        })
+        .collect();
+    rates(d, all, stop, started)
+}
+
+/// Sale lines (three a receipt) per second of `d` over `all`, in 250 ms windows until `stop`.
+fn rates<P: composerp_runtime::processor::Processor>(
+    mut d: TestDriver<P>,
+    all: Vec<P::Input>,
+    stop: Arc<AtomicBool>,
+    started: Instant,
+) -> Vec<(f64, f64)>
+where
+    P::Input: Clone,
+{
     let mut rates = Vec::new();
     let (mut window, mut lines) = (Instant::now(), 0usize);
     for chunk in all.chunks(500).cycle() {
@@ -278,6 +311,10 @@ async fn main() {
         let stop = stop.clone();
         std::thread::spawn(move || ledger_rates(stop, started))
     };
+    let features = {
+        let stop = stop.clone();
+        std::thread::spawn(move || features_rates(stop, started))
+    };
     std::thread::sleep(Duration::from_secs(3));
     let eod_from = started.elapsed().as_secs_f64();
     let eod_at = Instant::now();
@@ -286,22 +323,27 @@ async fn main() {
     let eod_to = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
-    let rates = ledger.join().expect("ledger thread");
     let forecasts = f.outputs::<ForecastGenerated>().len() - before;
-    let quiet = median(
-        rates
-            .iter()
-            .filter(|r| r.0 < eod_from)
-            .map(|r| r.1)
-            .collect(),
-    );
-    let during = median(
-        rates
-            .iter()
-            .filter(|r| r.0 > eod_from + 0.25 && r.0 <= eod_to)
-            .map(|r| r.1)
-            .collect(),
-    );
+    // Median lines/s of the windows before the end of day, and of those within it.
+    let split = |rates: &[(f64, f64)]| {
+        let quiet = median(
+            rates
+                .iter()
+                .filter(|r| r.0 < eod_from)
+                .map(|r| r.1)
+                .collect(),
+        );
+        let during = median(
+            rates
+                .iter()
+                .filter(|r| r.0 > eod_from + 0.25 && r.0 <= eod_to)
+                .map(|r| r.1)
+                .collect(),
+        );
+        (quiet, during)
+    };
+    let (quiet, during) = split(&ledger.join().expect("ledger thread"));
+    let (features_quiet, features_during) = split(&features.join().expect("features thread"));
     let forecasting_state = state_bytes(&f);
     drop(f);
 
@@ -358,6 +400,8 @@ async fn main() {
             "features_eod_secs": features_eod_secs,
             "ledger_lines_per_sec_quiet": quiet,
             "ledger_lines_per_sec_during_eod": during,
+            "features_lines_per_sec_quiet": features_quiet,
+            "features_lines_per_sec_during_eod": features_during,
             "forecasting_state_bytes_median_max": forecasting_state,
             "features_state_bytes_median_max": features_state,
             "backfill_sale_lines": sale_lines,

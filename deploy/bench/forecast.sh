@@ -42,6 +42,8 @@ print(f"| end of day: demand-features processor | {med('features_eod_secs'):.2f}
 print(f"| backfill seeding the same histories into forecasting | {med('seed_secs'):.2f} s |")
 print(f"| ledger sale lines/s on another thread, before the end of day | {med('ledger_lines_per_sec_quiet'):,.0f} |")
 print(f"| ledger sale lines/s during the end of day | {med('ledger_lines_per_sec_during_eod'):,.0f} |")
+print(f"| demand-features sale lines/s on a third thread, before the end of day | {med('features_lines_per_sec_quiet'):,.0f} |")
+print(f"| demand-features sale lines/s during the end of day | {med('features_lines_per_sec_during_eod'):,.0f} |")
 fs, ds = rust[-1]["forecasting_state_bytes_median_max"], rust[-1]["features_state_bytes_median_max"]
 print(f"| state per item-location at 182 days, forecasting (median / max) | {fs[0]:.0f} / {fs[1]} bytes |")
 print(f"| state per item-location at 182 days, demand-features (median / max) | {ds[0]:.0f} / {ds[1]} bytes |")
