@@ -15,7 +15,8 @@ use crate::{
     page::Page,
     problem::Problem,
     routes::{
-        accuracy, catalog, forecasts, health, ledger, orders, positions, rules, triggers, writes,
+        accuracy, catalog, features, forecasts, health, ledger, orders, positions, rules, triggers,
+        writes,
     },
 };
 
@@ -32,7 +33,7 @@ use crate::{
         rules::list, rules::one, rules::put_rule,
         orders::list, orders::one, orders::approve, orders::cancel,
         triggers::list, forecasts::list, forecasts::one,
-        accuracy::list, accuracy::by_class,
+        accuracy::list, accuracy::by_class, features::list, features::one,
     ),
     components(schemas(
         Problem,
@@ -50,6 +51,7 @@ use crate::{
         forecasts::Forecast, Page<forecasts::Forecast>, forecasts::ForecastDay,
         forecasts::Accuracy, forecasts::ForecastDetail,
         accuracy::ItemAccuracy, Page<accuracy::ItemAccuracy>, accuracy::ClassAccuracy,
+        features::DemandFeatures, Page<features::DemandFeatures>,
     )),
     modifiers(&Security),
     tags((name = "positions"), (name = "catalog"), (name = "replenishment"), (name = "forecasting"), (name = "health")),

@@ -271,6 +271,16 @@ async fn seed_planning(db: &TestDatabase, tenant: &str) -> anyhow::Result<()> {
     .execute(&db.pool)
     .await?;
     sqlx::query(
+        "INSERT INTO forecasting.demand_features (tenant_id, location_id, item_id, as_of_date, \
+         timezone, demand, censored, days_7, sum_7, mean_7, days_28, sum_28, days_91, sum_91, \
+         dow_profile, demand_class, censored_days_91, history_days, event_id, occurred_at) \
+         VALUES ($1, 's1', 'i1', current_date - 1, 'UTC', 4, false, 7, 21, 3, 28, 84, 60, 170, \
+         '[1,1,1,1,1.2,1.4,0.4]', 'SMOOTH', 0, 60, gen_random_uuid(), now())",
+    )
+    .bind(tenant)
+    .execute(&db.pool)
+    .await?;
+    sqlx::query(
         "INSERT INTO forecasting.accuracy (tenant_id, location_id, item_id, as_of_date, model, \
          demand_class, window_days, days, actual, mae, wape, baseline_mae, baseline_wape, \
          mase_m, event_id, occurred_at) VALUES ($1, 's1', 'i1', current_date - 1, 'SES', \
@@ -358,7 +368,7 @@ impl Writable {
 }
 
 /// Every list endpoint with the number of rows one tenant has.
-const LISTS: [(&str, usize); 11] = [
+const LISTS: [(&str, usize); 12] = [
     ("/v1/positions", 3),
     ("/v1/positions/s1/i1/ledger", 2),
     ("/v1/low-stock-events", 1),
@@ -370,6 +380,7 @@ const LISTS: [(&str, usize); 11] = [
     ("/v1/replenishment-triggers", 1),
     ("/v1/forecasts", 1),
     ("/v1/forecast-accuracy", 1),
+    ("/v1/demand-features", 1),
 ];
 
 #[tokio::test]
@@ -391,6 +402,7 @@ async fn every_endpoint_shows_the_callers_tenant_only() -> anyhow::Result<()> {
             "/v1/rules/s1/i1",
             "/v1/purchase-orders/PO-1",
             "/v1/forecasts/s1/i1",
+            "/v1/demand-features/s1/i1",
         ] {
             let (status, body, _) = api.get(path, Some(("authorization", &auth))).await;
             assert_eq!(status, StatusCode::OK, "{path}: {body}");

@@ -2,6 +2,7 @@
 
 pub mod accuracy;
 pub mod catalog;
+pub mod features;
 pub mod forecasts;
 pub mod health;
 pub mod ledger;
@@ -26,4 +27,5 @@ pub fn v1() -> Router<AppState> {
         .merge(triggers::routes())
         .merge(forecasts::routes())
         .merge(accuracy::routes())
+        .merge(features::routes())
 }
