@@ -63,6 +63,11 @@ impl Scores {
     /// The accuracy over the window as of `as_of`; None before any day was scored.
     pub fn score(&self, history: &History, as_of: i32) -> Option<Scored> {
         let (first, demand, censored) = history.series(as_of);
+        self.score_series(first, &demand, &censored)
+    }
+
+    /// The same over a series already read from the history (`History::series`).
+    pub fn score_series(&self, first: i32, demand: &[f64], censored: &[bool]) -> Option<Scored> {
         let mut actual = Vec::with_capacity(self.days.len());
         let mut model = Vec::with_capacity(self.days.len());
         let mut naive = Vec::with_capacity(self.days.len());
@@ -71,7 +76,7 @@ impl Scores {
             if d < first || i >= demand.len() || censored[i] {
                 continue;
             }
-            let Some(b) = seasonal(&demand, &censored, i) else {
+            let Some(b) = seasonal(demand, censored, i) else {
                 continue;
             };
             actual.push(demand[i]);
@@ -81,7 +86,7 @@ impl Scores {
         if actual.is_empty() {
             return None;
         }
-        let series = Daily::new(&demand, &censored);
+        let series = Daily::new(demand, censored);
         let m = if demand.len() >= 14 { 7 } else { 1 };
         Some(Scored {
             model: accuracy(&actual, &model),

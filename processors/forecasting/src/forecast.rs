@@ -77,6 +77,10 @@ struct Run {
     points: Vec<ForecastPoint>,
     next7: f64,
     tomorrow: f64,
+    /// The series it was fitted on (`History::series`), which accuracy scores against.
+    first: i32,
+    demand: Vec<f64>,
+    censored: Vec<bool>,
 }
 
 impl Forecasting {
@@ -90,7 +94,7 @@ impl Forecasting {
 
     /// The forecast of `tracked` as of `day`.
     fn run(&self, tracked: &Tracked<Memo>, day: i32) -> Option<Run> {
-        let (_, demand, censored) = tracked.history.series(day);
+        let (first, demand, censored) = tracked.history.series(day);
         let series = Daily::new(&demand, &censored);
         let level = f64::from(self.settings.level);
         // A short history keeps two thirds of itself for fitting, so young item-locations are
@@ -127,6 +131,9 @@ impl Forecasting {
             next7: points.iter().take(7).map(|p| p.mean).sum(),
             tomorrow: points.first().map_or(0.0, |p| p.mean),
             points,
+            first,
+            demand,
+            censored,
         })
     }
 
@@ -140,7 +147,8 @@ impl Forecasting {
         run: &Run,
         ctx: Ctx<'_, '_, Memo>,
     ) {
-        let Some(s) = tracked.extra.scores.score(&tracked.history, day) else {
+        let scores = &tracked.extra.scores;
+        let Some(s) = scores.score_series(run.first, &run.demand, &run.censored) else {
             return;
         };
         let rmsse = |rmse: Option<f64>| scaled(rmse, s.rmsse_scale.map(f64::sqrt));

@@ -331,12 +331,28 @@ fn seeded<C: Closer>(
     Ok(())
 }
 
+/// The state of `key` moved out (left empty, to be written back or removed) when `kind` accepts
+/// it; otherwise untouched.
+fn take<X: Default + Clone>(
+    ctx: &mut Context<'_, Slot<X>, Zones>,
+    key: &str,
+    kind: impl Fn(&Slot<X>) -> bool,
+) -> Option<Slot<X>> {
+    if !ctx.peek(key).is_some_and(kind) {
+        return None;
+    }
+    Some(std::mem::take(ctx.state(key)))
+}
+
 /// Closes the oldest open day of the location the timer is named after.
 pub fn close_day<C: Closer>(closer: &C, timer: &Timer, ctx: Ctx<'_, '_, C::Extra>) {
     let Some((tenant, location)) = timer.name.split_once('|') else {
         return;
     };
-    let Some(Slot::Location(mut store)) = ctx.peek(&timer.name).cloned() else {
+    // Taken out of the store rather than cloned: every item's history is rewritten anyway.
+    let Some(Slot::Location(mut store)) =
+        take(ctx, &timer.name, |s| matches!(s, Slot::Location(_)))
+    else {
         return;
     };
     let zone = ctx.tables().zone(tenant, location);
@@ -345,7 +361,7 @@ pub fn close_day<C: Closer>(closer: &C, timer: &Timer, ctx: Ctx<'_, '_, C::Extra
     let mut kept = Vec::with_capacity(store.items.len());
     for item in std::mem::take(&mut store.items) {
         let key = format!("{}|{item}", timer.name);
-        let Some(Slot::Item(mut t)) = ctx.peek(&key).cloned() else {
+        let Some(Slot::Item(mut t)) = take(ctx, &key, |s| matches!(s, Slot::Item(_))) else {
             continue;
         };
         t.history.close(day, end);
