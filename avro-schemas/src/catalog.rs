@@ -3,6 +3,7 @@
 use crate::{
     Money,
     event::{avro_enum, event},
+    replenishment::Weekday,
 };
 
 avro_enum! {
@@ -127,5 +128,8 @@ event! {
         /// Custom attributes as a JSON object.
         #[serde(default)]
         attributes: Option<String>,
+        /// Days the supplier takes orders; empty means every day.
+        #[serde(default)]
+        order_days: Vec<Weekday>,
     }
 }

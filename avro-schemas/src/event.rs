@@ -15,6 +15,8 @@ pub struct KeyParts<'a> {
     pub item: Option<&'a str>,
     /// Supplier, for supplier master data.
     pub supplier: Option<&'a str>,
+    /// Item category, for category-wide master data.
+    pub category: Option<&'a str>,
 }
 
 /// A record of the catalog: a Rust type mirroring one Avro schema.

@@ -24,6 +24,8 @@ pub struct EncodedRecord {
     pub item: Option<String>,
     /// Supplier, when the record has one.
     pub supplier: Option<String>,
+    /// Category, for category-wide master data.
+    pub category: Option<String>,
 }
 
 impl EncodedRecord {
@@ -38,6 +40,7 @@ impl EncodedRecord {
             location: k.location.map(str::to_owned),
             item: k.item.map(str::to_owned),
             supplier: k.supplier.map(str::to_owned),
+            category: k.category.map(str::to_owned),
         })
     }
 }
@@ -125,6 +128,11 @@ pub static KINDS: &[EventKind] = &[
     kind::<PurchaseOrderApproved>(),
     kind::<PurchaseOrderCancelled>(),
     kind::<ReplenishmentRule>(),
+    kind::<ReplenishmentDefaultRule>(),
+    kind::<AutoApprovalRule>(),
+    kind::<PurchaseOrderCommand>(),
+    kind::<PurchaseOrderCommandRejected>(),
+    kind::<PurchaseOrderStatusChanged>(),
     kind::<Item>(),
     kind::<Location>(),
     kind::<Supplier>(),

@@ -429,6 +429,32 @@ pub fn replenishment_triggered() -> ReplenishmentTriggered {
         outcome: TriggerOutcome::ORDER,
         explanation: "IP 8 < s 12.4: order 1 x Q 24".into(),
         source_event_id: id("sale"),
+        evaluated_on: "INVENTORY_UPDATED".into(),
+        rule_source: "item-location".into(),
+        demand_source: "FORECAST ses".into(),
+        supplier_reason: "RULE_SUPPLIER".into(),
+        position_before_open_orders: 8,
+        open_order_quantity: 0,
+        on_hand: 10,
+        on_order: 0,
+        in_transit: 0,
+        reserved: 2,
+        backordered: 0,
+        damaged: 0,
+        z: Some(1.5),
+        protection_days: Some(4.0),
+        review_period_days: None,
+        lots: Some(1),
+        raw_need: Some(24.0),
+        quantity_after_moq: Some(24),
+        quantity_after_pack: Some(24),
+        capped: false,
+        moq: 12,
+        pack_size: 6,
+        max_order_qty: None,
+        unit_cost: Some(money("1.1")),
+        order_value: Some(money("26.4")),
+        po_number: Some("PO-s1-sup1-20260106".into()),
     }
 }
 
@@ -599,5 +625,130 @@ pub fn supplier_item() -> SupplierItem {
         currency: "EUR".into(),
         active: true,
         attributes: None,
+        order_days: vec![Weekday::TUE, Weekday::FRI],
+    }
+}
+
+/// A category's default rules: stores (s,S), warehouses (s,Q) from the cheapest supplier.
+pub fn replenishment_default_rule() -> ReplenishmentDefaultRule {
+    ReplenishmentDefaultRule {
+        event_id: id("drule"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "api".into(),
+        category: "dairy".into(),
+        rules: vec![
+            DefaultRule {
+                location_type: LocationType::STORE,
+                supplier_id: Some("sup1".into()),
+                policy: ReplenishmentPolicy::S_S,
+                order_quantity: Some(24),
+                min_qty: None,
+                max_qty: None,
+                service_level: 0.95,
+                order_days: vec![Weekday::FRI],
+                active: true,
+            },
+            DefaultRule {
+                location_type: LocationType::WAREHOUSE,
+                supplier_id: None,
+                policy: ReplenishmentPolicy::R_S,
+                order_quantity: None,
+                min_qty: None,
+                max_qty: None,
+                service_level: 0.98,
+                order_days: vec![Weekday::MON],
+                active: true,
+            },
+        ],
+    }
+}
+
+/// A tenant's auto-approval rule.
+pub fn auto_approval_rule() -> AutoApprovalRule {
+    AutoApprovalRule {
+        event_id: id("auto"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "api".into(),
+        max_value: money("5000"),
+        max_qty: 500,
+        active: true,
+    }
+}
+
+/// A planner's cancel of two lines.
+pub fn purchase_order_command() -> PurchaseOrderCommand {
+    PurchaseOrderCommand {
+        event_id: id("cmd"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp-api".into(),
+        location_id: "s1".into(),
+        po_number: "PO-1".into(),
+        action: PurchaseOrderAction::CANCEL,
+        requested_by: "planner@t1".into(),
+        reason: Some("supplier strike".into()),
+        line_numbers: vec![1, 2],
+    }
+}
+
+/// An approve that came after a cancel.
+pub fn purchase_order_command_rejected() -> PurchaseOrderCommandRejected {
+    PurchaseOrderCommandRejected {
+        event_id: id("rej"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:replenishment".into(),
+        location_id: "s1".into(),
+        po_number: "PO-1".into(),
+        command_id: id("cmd"),
+        action: PurchaseOrderAction::APPROVE,
+        requested_by: "planner@t1".into(),
+        code: "ALREADY_CANCELLED".into(),
+        detail: "PO-1 was cancelled before this approval".into(),
+        status: Some(PurchaseOrderStatus::CANCELLED),
+    }
+}
+
+/// A partial, over-received delivery.
+pub fn purchase_order_status_changed() -> PurchaseOrderStatusChanged {
+    PurchaseOrderStatusChanged {
+        event_id: id("pos"),
+        tenant_id: "t1".into(),
+        occurred_at: T0,
+        produced_at: T0,
+        source: "composerp:replenishment".into(),
+        location_id: "s1".into(),
+        po_number: "PO-1".into(),
+        supplier_id: "sup1".into(),
+        status: PurchaseOrderStatus::PARTIALLY_RECEIVED,
+        previous_status: Some(PurchaseOrderStatus::SENT),
+        lines: vec![
+            PurchaseOrderLineState {
+                line_number: 1,
+                item_id: "i1".into(),
+                ordered: 24,
+                received: 30,
+                cancelled: false,
+                over_received: true,
+            },
+            PurchaseOrderLineState {
+                line_number: 2,
+                item_id: "i2".into(),
+                ordered: 12,
+                received: 0,
+                cancelled: false,
+                over_received: false,
+            },
+        ],
+        over_received: true,
+        cause_event_id: id("receipt"),
+        command_id: None,
+        expected_date: Some(Date(20_460)),
     }
 }

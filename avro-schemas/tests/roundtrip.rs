@@ -101,6 +101,11 @@ fn every_record_round_trips_against_its_schema() {
     check(samples::purchase_order_approved());
     check(samples::purchase_order_cancelled());
     check(samples::replenishment_rule());
+    check(samples::replenishment_default_rule());
+    check(samples::auto_approval_rule());
+    check(samples::purchase_order_command());
+    check(samples::purchase_order_command_rejected());
+    check(samples::purchase_order_status_changed());
     check(samples::item());
     check(samples::location());
     check(samples::supplier());

@@ -72,6 +72,12 @@ pub enum KeyFormat {
     /// `tenant|location|item`.
     #[serde(rename = "tenant|location|item")]
     TenantLocationItem,
+    /// `tenant`: one record per tenant (tenant-wide settings).
+    #[serde(rename = "tenant")]
+    Tenant,
+    /// `tenant|category`: category-wide master data.
+    #[serde(rename = "tenant|category")]
+    TenantCategory,
     /// Raw key copied from the source record (dead-letter topics).
     #[serde(rename = "source")]
     Source,
@@ -85,6 +91,8 @@ impl std::fmt::Display for KeyFormat {
             KeyFormat::TenantSupplier => "tenant|supplier",
             KeyFormat::TenantSupplierItem => "tenant|supplier|item",
             KeyFormat::TenantLocationItem => "tenant|location|item",
+            KeyFormat::Tenant => "tenant",
+            KeyFormat::TenantCategory => "tenant|category",
             KeyFormat::Source => "source",
         })
     }
@@ -110,6 +118,11 @@ impl KeyFormat {
         }
         let f = *self;
         let (first, second) = match self {
+            KeyFormat::Tenant => {
+                key.push_str(p.tenant);
+                return Ok(());
+            }
+            KeyFormat::TenantCategory => (need(p.category, "category", f)?, None),
             KeyFormat::TenantLocation => (need(p.location, "location", f)?, None),
             KeyFormat::TenantItem => (need(p.item, "item", f)?, None),
             KeyFormat::TenantSupplier => (need(p.supplier, "supplier", f)?, None),
@@ -144,6 +157,7 @@ impl KeyFormat {
             location: r.location.as_deref(),
             item: r.item.as_deref(),
             supplier: r.supplier.as_deref(),
+            category: r.category.as_deref(),
         })
     }
 }
@@ -384,7 +398,10 @@ mod tests {
             location: Some("s1"),
             item: Some("i9"),
             supplier: None,
+            category: Some("dairy"),
         };
+        assert_eq!(KeyFormat::Tenant.key(p).expect("key"), "t1");
+        assert_eq!(KeyFormat::TenantCategory.key(p).expect("key"), "t1|dairy");
         assert_eq!(KeyFormat::TenantLocation.key(p).expect("key"), "t1|s1");
         assert_eq!(
             KeyFormat::TenantLocationItem.key(p).expect("key"),
