@@ -49,7 +49,14 @@
 //! gives the confidence interval over replications.
 
 mod days;
+mod decide;
+mod explain;
 mod inputs;
 
 pub use days::{OrderDays, days_to_next_order_day, is_order_day, parse_weekday, weekday_code};
+pub use decide::{
+    Decision, Protection, Reason, Request, Rounded, decide, lots_needed, protection, round_order,
+    z_for,
+};
+pub use explain::explain;
 pub use inputs::{Buckets, DemandRate, LeadTime, Policy, PolicyError, Sourcing};
