@@ -48,11 +48,14 @@
 //! day log into fill rate, in-stock days and cycle service level. [`stats`]
 //! gives the confidence interval over replications.
 
+mod approval;
 mod days;
 mod decide;
 mod explain;
 mod inputs;
+mod supplier;
 
+pub use approval::{Approval, AutoApprove, PoStatus, approval};
 pub use days::{OrderDays, days_to_next_order_day, is_order_day, parse_weekday, weekday_code};
 pub use decide::{
     Decision, Protection, Reason, Request, Rounded, decide, lots_needed, protection, round_order,
@@ -60,3 +63,4 @@ pub use decide::{
 };
 pub use explain::explain;
 pub use inputs::{Buckets, DemandRate, LeadTime, Policy, PolicyError, Sourcing};
+pub use supplier::{SupplierChoice, SupplierOffer, choose_supplier};
