@@ -53,6 +53,7 @@ mod days;
 mod decide;
 mod explain;
 mod inputs;
+pub mod sim;
 mod supplier;
 
 pub use approval::{Approval, AutoApprove, PoStatus, approval};
@@ -63,4 +64,8 @@ pub use decide::{
 };
 pub use explain::explain;
 pub use inputs::{Buckets, DemandRate, LeadTime, Policy, PolicyError, Sourcing};
+pub use sim::{
+    DayRecord, OrderRecord, ServiceMeasures, SimConfig, SimError, SimPolicy, SimRun, measure,
+    simulate,
+};
 pub use supplier::{SupplierChoice, SupplierOffer, choose_supplier};
