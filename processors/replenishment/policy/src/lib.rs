@@ -54,6 +54,7 @@ mod decide;
 mod explain;
 mod inputs;
 pub mod sim;
+pub mod stats;
 mod supplier;
 
 pub use approval::{Approval, AutoApprove, PoStatus, approval};
@@ -68,4 +69,5 @@ pub use sim::{
     DayRecord, OrderRecord, ServiceMeasures, SimConfig, SimError, SimPolicy, SimRun, measure,
     simulate,
 };
+pub use stats::{Interval, StatsError, student_t_quantile};
 pub use supplier::{SupplierChoice, SupplierOffer, choose_supplier};
