@@ -113,7 +113,16 @@ fn quantity(d: &Decision) -> String {
             let lots = if n == 1 { "lot" } else { "lots" };
             format!("need {} → {n} {lots} of {lot_size}", num(raw))
         }
-        (_, _, Some(big_s)) => format!("need S {} − {} = {}", num(big_s), d.effective_ip, num(raw)),
+        (policy, _, Some(big_s)) => {
+            // min/max planners know the order-up-to level as "max".
+            let name = if let Policy::MinMax { .. } = policy {
+                "max"
+            } else {
+                "S"
+            };
+            let eff = d.effective_ip;
+            format!("need {name} {} − {eff} = {}", num(big_s), num(raw))
+        }
         _ => format!("need {}", num(raw)),
     };
     let s = &d.sourcing;
@@ -224,7 +233,7 @@ mod tests {
         req.policy = Policy::MinMax { min: 60, max: 90 };
         let text = explain(&decide(&req).expect("valid"));
         assert!(
-            text.contains("< min 60 (max 90); need S 90 − 57 = 33"),
+            text.contains("< min 60 (max 90); need max 90 − 57 = 33"),
             "{text}"
         );
         assert_eq!(percent(0.999), "99.9");

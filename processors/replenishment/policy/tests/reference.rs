@@ -1,7 +1,7 @@
 //! Checks every reference case in `fixtures/replenishment_cases.json` (a
-//! verbatim copy of the shared reference file, generated with scipy and
-//! numpy): each decision case through `decide` and `approval`, and each
-//! simulation case through `simulate` and `measure`.
+//! verbatim copy of the cases the rules are specified by, generated with
+//! scipy and numpy): each decision case through `decide` and `approval`, and
+//! each simulation case through `simulate` and `measure`.
 //!
 //! Every field of each case's `expected` is compared, whatever fields and
 //! however many cases the file holds: reals within 1e-9·max(1, |expected|),
