@@ -93,6 +93,15 @@ impl<P: Processor> TestDriver<P> {
             .expect("table record decodes");
     }
 
+    /// Applies a tombstone of table topic `topic_id` (a catalog id) for `key`.
+    pub fn table_delete(&mut self, topic_id: &str, key: &str) {
+        let index = <P::Tables as Tables>::TOPICS
+            .iter()
+            .position(|t| *t == topic_id)
+            .unwrap_or_else(|| panic!("{topic_id} is not a table of {}", P::NAME));
+        self.tables.delete(index, key);
+    }
+
     /// Processes records as one batch (coalesced outputs are emitted at its end).
     pub fn pipe(&mut self, inputs: impl IntoIterator<Item = P::Input>) {
         for input in inputs {

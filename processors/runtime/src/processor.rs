@@ -191,6 +191,9 @@ pub trait Tables: Default + Send + Sync + 'static {
     const TOPICS: &'static [&'static str];
     /// Applies one record of the `index`-th topic.
     fn update(&mut self, index: usize, codec: &Codec, bytes: &[u8]) -> Result<(), DecodeError>;
+    /// Applies a tombstone (a record without value) of the `index`-th topic: the master data of
+    /// `key` is deleted. Tables that ignore deletions keep the default.
+    fn delete(&mut self, _index: usize, _key: &str) {}
 }
 
 /// No reference data.

@@ -47,10 +47,19 @@ pub(super) fn follow_tables<P: Processor>(
         let Some(index) = names.iter().position(|n| n == msg.topic()) else {
             continue;
         };
-        if let Some(bytes) = msg.payload() {
-            let mut t = tables.write().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = t.update(index, &codec, bytes) {
-                tracing::warn!(error = %e, topic = msg.topic(), offset = msg.offset(), "Reference record skipped.");
+        match msg.payload() {
+            Some(bytes) => {
+                let mut t = tables.write().unwrap_or_else(|p| p.into_inner());
+                if let Err(e) = t.update(index, &codec, bytes) {
+                    tracing::warn!(error = %e, topic = msg.topic(), offset = msg.offset(), "Reference record skipped.");
+                }
+            }
+            None => {
+                // A tombstone: compaction keeps it for a while so that readers delete the key.
+                if let Some(key) = msg.key().and_then(|k| std::str::from_utf8(k).ok()) {
+                    let mut t = tables.write().unwrap_or_else(|p| p.into_inner());
+                    t.delete(index, key);
+                }
             }
         }
         let k = (msg.topic().to_owned(), msg.partition());
