@@ -3,6 +3,7 @@
 use composerp_daily_sales::DailySales;
 use composerp_forecasting::{DemandFeatures, Forecasting};
 use composerp_ledger::InventoryLedger;
+use composerp_replenishment::Replenishment;
 use composerp_runtime::registry::Registry;
 
 /// The processors of this binary.
@@ -12,5 +13,6 @@ pub fn registry() -> Registry {
     r.add::<DailySales>();
     r.add::<DemandFeatures>();
     r.add::<Forecasting>();
+    r.add::<Replenishment>();
     r
 }

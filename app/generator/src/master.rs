@@ -234,6 +234,7 @@ impl Generator {
                     currency: tenant.currency.into(),
                     active: true,
                     attributes: None,
+                    order_days: vec![],
                 }));
                 for loc in &tenant.locs {
                     let (event_id, tenant_id, occurred_at, produced_at, source) =
