@@ -15,8 +15,8 @@ use crate::{
     page::Page,
     problem::Problem,
     routes::{
-        accuracy, catalog, features, forecasts, health, ledger, orders, positions, rules, triggers,
-        writes,
+        accuracy, catalog, features, forecasts, health, ledger, order_commands, orders, positions,
+        rules, triggers, writes,
     },
 };
 
@@ -31,7 +31,8 @@ use crate::{
         catalog::suppliers, catalog::supplier,
         writes::put_item, writes::put_location, writes::put_supplier,
         rules::list, rules::one, rules::put_rule,
-        orders::list, orders::one, orders::approve, orders::cancel,
+        orders::list, orders::one, order_commands::approve, order_commands::cancel,
+        order_commands::command,
         triggers::list, forecasts::list, forecasts::one,
         accuracy::list, accuracy::by_class, features::list, features::one,
     ),
@@ -46,7 +47,8 @@ use crate::{
         writes::ItemWrite, writes::LocationWrite, writes::SupplierWrite, writes::Accepted,
         rules::Rule, Page<rules::Rule>, rules::RuleWrite,
         orders::PurchaseOrder, Page<orders::PurchaseOrder>, orders::OrderLine,
-        orders::PurchaseOrderDetail, orders::CancelWrite,
+        orders::PurchaseOrderDetail, order_commands::CancelWrite, order_commands::CommandAccepted,
+        order_commands::CommandOutcome,
         triggers::Trigger, Page<triggers::Trigger>,
         forecasts::Forecast, Page<forecasts::Forecast>, forecasts::ForecastDay,
         forecasts::Accuracy, forecasts::ForecastDetail,

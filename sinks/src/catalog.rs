@@ -151,12 +151,14 @@ impl Table for SupplierItems {
         "attributes",
         "event_id",
         "occurred_at",
+        "order_days",
     ];
     const KEY: &'static [&'static str] = &["tenant_id", "supplier_id", "item_id"];
     const VERSION: Version = BY_TIME;
     type Event = SupplierItem;
 
     fn rows(e: &SupplierItem, out: &mut Rows<'_>) -> Result<(), RowError> {
+        let days: Vec<&str> = e.order_days.iter().map(|d| d.symbol()).collect();
         let r = &mut out.row();
         r.text("tenant_id", &e.tenant_id)?
             .text("supplier_id", &e.supplier_id)?
@@ -171,7 +173,8 @@ impl Table for SupplierItems {
             .bool(e.active)
             .json("attributes", e.attributes.as_deref())?
             .id(e.event_id)
-            .time(e.occurred_at);
+            .time(e.occurred_at)
+            .words(&days);
         Ok(())
     }
 }

@@ -128,6 +128,23 @@ impl<'a> Row<'a> {
         self.opt_text(field, v)
     }
 
+    /// A jsonb column holding `v` serialized (an event's lines or nested rules).
+    pub fn serialized<T: serde::Serialize>(
+        &mut self,
+        field: &'static str,
+        v: &T,
+    ) -> Result<&mut Self, RowError> {
+        let text = serde_json::to_string(v).map_err(|e| RowError::Json {
+            field,
+            detail: e.to_string(),
+        })?;
+        // serde_json writes NUL as \u0000, which jsonb refuses.
+        if text.contains("\\u0000") {
+            return Err(RowError::Nul(field));
+        }
+        self.text(field, &text)
+    }
+
     /// A text[] column of plain words (enum symbols): `{A,B}`.
     pub fn words(&mut self, v: &[&str]) -> &mut Self {
         self.sep();
@@ -276,5 +293,19 @@ mod tests {
             Err(RowError::Nul(_))
         ));
         assert!(r.json("attributes", Some("{\"color\":\"red\"}")).is_ok());
+    }
+
+    #[test]
+    fn serialized_values_are_json_text_without_nul() {
+        let mut buf = String::new();
+        let mut r = Row::begin(&mut buf);
+        r.serialized("lines", &[("a\tb", 1)]).expect("json");
+        r.end();
+        assert_eq!(buf, "[[\"a\\\\tb\",1]]\n");
+        let mut r = Row::begin(&mut buf);
+        assert!(matches!(
+            r.serialized("lines", &["a\0"]),
+            Err(RowError::Nul("lines"))
+        ));
     }
 }

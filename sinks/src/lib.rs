@@ -61,6 +61,13 @@ pub fn tables() -> Vec<Box<dyn Staged>> {
             replenishment::OrderLinesApproved,
         >::default()),
         Box::new(Batch::<replenishment::OrderLinesCancelled>::default()),
+        Box::new(Family::<
+            replenishment::OrderLifecycle,
+            replenishment::OrderStatusChanges,
+        >::default()),
+        Box::new(Batch::<replenishment::CommandRejections>::default()),
+        Box::new(Batch::<replenishment::DefaultRules>::default()),
+        Box::new(Batch::<replenishment::AutoApprovalRules>::default()),
         Box::new(Family::<forecasting::Forecasts, forecasting::ForecastPoints>::default()),
         Box::new(Family::<
             forecasting::ForecastRevisions,

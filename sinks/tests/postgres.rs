@@ -130,11 +130,18 @@ async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
 }
 
 /// The tables and views of purchase orders, triggers and forecasts, tenant-scoped like the rest.
-const PLANNING_TABLES: [&str; 9] = [
+const PLANNING_TABLES: [&str; 16] = [
     "replenishment.triggers",
     "replenishment.purchase_orders",
     "replenishment.purchase_order_lines",
     "replenishment.purchase_order_status",
+    "replenishment.purchase_order_line_status",
+    "replenishment.purchase_order_status_changes",
+    "replenishment.purchase_order_lifecycle",
+    "replenishment.purchase_order_command_rejections",
+    "replenishment.default_rules",
+    "replenishment.category_rules",
+    "replenishment.auto_approval_rules",
     "forecasting.forecasts",
     "forecasting.forecast_points",
     "bi.open_purchase_orders",
@@ -466,6 +473,22 @@ async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() 
             t.event_id = EventId::from_name(&format!("{tenant}-trigger-{n}"));
             env.send("replenishment.triggers", &t)?;
         }
+
+        // The processor's answers about PO-1, and the rules it reads.
+        let mut status = samples::purchase_order_status_changed();
+        status.tenant_id = tenant.into();
+        status.event_id = EventId::from_name(&format!("{tenant}-po1-status"));
+        env.send("replenishment.po-status", &status)?;
+        let mut rejected = samples::purchase_order_command_rejected();
+        rejected.tenant_id = tenant.into();
+        rejected.event_id = EventId::from_name(&format!("{tenant}-po1-rejected"));
+        env.send("replenishment.po-rejections", &rejected)?;
+        let mut rules = samples::replenishment_default_rule();
+        rules.tenant_id = tenant.into();
+        env.send("replenishment.default-rules", &rules)?;
+        let mut auto = samples::auto_approval_rule();
+        auto.tenant_id = tenant.into();
+        env.send("replenishment.auto-approval", &auto)?;
     }
     env.publisher.flush()?;
     let points = samples::forecast_generated().points.len() as i64;
@@ -476,6 +499,10 @@ async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() 
             && count(pool, "SELECT count(*) FROM forecasting.forecasts WHERE revision = 2").await == 2
             && count(pool, "SELECT count(*) FROM replenishment.triggers").await == 4
             && count(pool, "SELECT count(*) FROM replenishment.purchase_orders").await == 4
+            && count(pool, "SELECT count(*) FROM replenishment.purchase_order_lifecycle").await == 2
+            && count(pool, "SELECT count(*) FROM replenishment.purchase_order_command_rejections").await == 2
+            && count(pool, "SELECT count(*) FROM replenishment.default_rules").await == 2
+            && count(pool, "SELECT count(*) FROM replenishment.auto_approval_rules").await == 2
     })
     .await?;
     let pool = &env.db.pool.clone();
@@ -492,8 +519,9 @@ async fn orders_forecasts_and_triggers_materialize_whatever_the_arrival_order() 
         let mine: Vec<_> = orders.iter().filter(|o| o.0 == tenant).collect();
         assert_eq!(
             (mine[0].2.as_str(), mine[0].3, mine[0].4, mine[0].5),
-            ("APPROVED", 3, 1, 42),
-            "PO-1 approved with the approved quantities, line 2 cancelled"
+            ("PARTIALLY_RECEIVED", 3, 1, 42),
+            "PO-1 approved with the approved quantities, line 2 cancelled, then the \
+             processor's status: goods arrived"
         );
         assert_eq!(mine[0].6.as_deref(), Some("user:ann"));
         assert_eq!((mine[1].2.as_str(), mine[1].5), ("CANCELLED", 0));

@@ -6,6 +6,7 @@ pub mod features;
 pub mod forecasts;
 pub mod health;
 pub mod ledger;
+pub mod order_commands;
 pub mod orders;
 pub mod positions;
 pub mod rules;
@@ -24,6 +25,7 @@ pub fn v1() -> Router<AppState> {
         .merge(catalog::routes())
         .merge(rules::routes())
         .merge(orders::routes())
+        .merge(order_commands::routes())
         .merge(triggers::routes())
         .merge(forecasts::routes())
         .merge(accuracy::routes())

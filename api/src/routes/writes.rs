@@ -134,8 +134,36 @@ pub(crate) async fn accept_as<E: composerp_events::Event>(
     resource: String,
     event: E,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    publish_audited(
+        state,
+        p,
+        headers,
+        (action, resource.as_str()),
+        topic,
+        &event,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Accepted {
+            event_id: event.event_id().0,
+            status: "accepted",
+        }),
+    ))
+}
+
+/// Publishes `event` to `topic`, then appends the write (`action` on `resource`) to the audit
+/// log with the event id, which is how a write is found again.
+pub(crate) async fn publish_audited<E: composerp_events::Event>(
+    state: &AppState,
+    p: &Principal,
+    headers: &HeaderMap,
+    (action, resource): (&str, &str),
+    topic: &str,
+    event: &E,
+) -> Result<(), Problem> {
     let events = state.events.as_ref().ok_or_else(Problem::writes_disabled)?;
-    events.publish(topic, &event).await?;
+    events.publish(topic, event).await?;
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -147,20 +175,14 @@ pub(crate) async fn accept_as<E: composerp_events::Event>(
     )
     .bind(&p.tenant)
     .bind(&p.subject)
-    .bind(&resource)
+    .bind(resource)
     .bind(request_id)
     .bind(event.event_id().to_string())
     .bind(action)
     .execute(&state.pool)
     .await?;
     tracing::info!(tenant = %p.tenant, actor = %p.subject, action, resource, "Write accepted.");
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Accepted {
-            event_id: event.event_id().0,
-            status: "accepted",
-        }),
-    ))
+    Ok(())
 }
 
 /// A fresh event id and the current instant, for an event that originates here.
