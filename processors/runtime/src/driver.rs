@@ -102,6 +102,33 @@ impl<P: Processor> TestDriver<P> {
         self.tables.delete(index, key);
     }
 
+    /// Feeds, as one batch, every record of `outputs` that is on one of this processor's input
+    /// topics, in order: another processor's outputs as the broker would deliver them. Returns
+    /// how many were fed.
+    pub fn pipe_outputs(&mut self, outputs: &Outputs) -> usize {
+        let catalog = TopicCatalog::embedded();
+        let names: Vec<Option<&str>> = <P::Input as Input>::TOPICS
+            .iter()
+            .map(|id| catalog.get(id).ok().map(|t| t.name.as_str()))
+            .collect();
+        let mut fed = 0;
+        for o in outputs.iter() {
+            if let Some(index) = names.iter().position(|n| *n == Some(o.topic)) {
+                self.feed(index, o.payload.to_vec());
+                fed += 1;
+            }
+        }
+        if fed > 0 {
+            self.end_batch();
+        }
+        fed
+    }
+
+    /// Takes the outputs so far, leaving none: for chaining drivers without re-reading.
+    pub fn take_outputs(&mut self) -> Outputs {
+        std::mem::take(&mut self.outputs)
+    }
+
     /// Processes records as one batch (coalesced outputs are emitted at its end).
     pub fn pipe(&mut self, inputs: impl IntoIterator<Item = P::Input>) {
         for input in inputs {
