@@ -142,6 +142,9 @@ pub enum Command {
     /// Aggregate a sales history file with DataFusion and start the forecasting processors
     /// from it.
     Backfill(BackfillArgs),
+    /// Judge replenishment policies in simulation: generated demand through the ledger,
+    /// demand-features, forecasting and replenishment processors, in one process.
+    Simulate(SimulateArgs),
     /// Run a processor (or `all`) until SIGINT or SIGTERM.
     Run(RunArgs),
     /// Apply the Postgres migrations to DATABASE_URL (the sinks do it at start too).
@@ -364,6 +367,53 @@ pub struct BackfillArgs {
     /// Aggregate and report, publish nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `composerp simulate`
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Simulated days per replication.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// Replications (independent worlds) per policy, target and mix.
+    #[arg(long, default_value_t = 30)]
+    pub replications: u32,
+    /// Item-locations.
+    #[arg(long, default_value_t = 1_000)]
+    pub items: u32,
+    /// Locations they are spread over.
+    #[arg(long, default_value_t = 10)]
+    pub locations: u32,
+    /// Policies: sQ, sS, RS, minmax (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "sQ,sS,RS,minmax")]
+    pub policy: Vec<String>,
+    /// Target cycle service levels (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "0.95")]
+    pub service_level: Vec<f64>,
+    /// Demand mixes: smooth, intermittent (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "smooth,intermittent")]
+    pub mix: Vec<String>,
+    /// Mean supplier lead time, days.
+    #[arg(long, default_value_t = 4.0)]
+    pub lead_time_days: f64,
+    /// Its standard deviation, days.
+    #[arg(long, default_value_t = 1.0)]
+    pub lead_time_std_days: f64,
+    /// Days left out of the measures at the start.
+    #[arg(long, default_value_t = 14)]
+    pub warmup_days: u32,
+    /// How the forecasting processor picks models: class or holdout.
+    #[arg(long, default_value = "class")]
+    pub selection: String,
+    /// Seed of replication 0.
+    #[arg(long, default_value_t = 20_261_206)]
+    pub seed: u64,
+    /// Replications run at once.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Write the chart of achieved cycle service (SVG) here.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }
 
 /// `composerp demo`

@@ -16,9 +16,7 @@ use composerp_events::{
     procurement::{PurchaseOrderReceived, ReceiptLine},
     replenishment::PurchaseOrderApproved,
 };
-use composerp_forecasting::{
-    DemandFeatures, Forecasting, intake::DemandInput, settings::Settings,
-};
+use composerp_forecasting::{DemandFeatures, Forecasting, intake::DemandInput, settings::Settings};
 use composerp_ledger::{InventoryLedger, LedgerInput};
 use composerp_replenishment::{Replenishment, ReplenishmentInput};
 use composerp_replenishment_policy::{DayRecord, ServiceMeasures, measure};
@@ -96,7 +94,7 @@ pub fn replicate(cfg: &Config, replication: u32) -> Result<Outcome, SimError> {
         world,
         codec: Codec::embedded(),
         ledger: TestDriver::new(InventoryLedger),
-        features: TestDriver::new(DemandFeatures::new(settings.clone())),
+        features: TestDriver::new(DemandFeatures::new(settings)),
         forecasting: TestDriver::new(Forecasting::new(settings)),
         replenishment: TestDriver::new(Replenishment),
         index,
@@ -116,6 +114,7 @@ pub fn replicate(cfg: &Config, replication: u32) -> Result<Outcome, SimError> {
         chain.cascade();
         let (demand, served) = chain.sell();
         chain.cascade();
+        chain.commit();
         for i in 0..n {
             logs[i].push(DayRecord {
                 day: t as u32,
@@ -208,7 +207,11 @@ impl Chain<'_> {
                 .collect();
             let last = demand.iter().rposition(|d| *d > 0);
             seeds.push(DemandHistorySeeded {
-                event_id: EventId::from_name_parts(&[b"sim-history", cell.location.as_bytes(), cell.item.as_bytes()]),
+                event_id: EventId::from_name_parts(&[
+                    b"sim-history",
+                    cell.location.as_bytes(),
+                    cell.item.as_bytes(),
+                ]),
                 tenant_id: TENANT.into(),
                 occurred_at: at,
                 produced_at: at,
@@ -226,14 +229,19 @@ impl Chain<'_> {
         }
         self.features
             .pipe(seeds.iter().cloned().map(DemandInput::Seed));
-        self.forecasting.pipe(seeds.into_iter().map(DemandInput::Seed));
+        self.forecasting
+            .pipe(seeds.into_iter().map(DemandInput::Seed));
         let counts: Vec<LedgerInput> = self
             .world
             .cells
             .iter()
             .map(|c| {
                 LedgerInput::Adjustment(InventoryAdjusted {
-                    event_id: EventId::from_name_parts(&[b"sim-count", c.location.as_bytes(), c.item.as_bytes()]),
+                    event_id: EventId::from_name_parts(&[
+                        b"sim-count",
+                        c.location.as_bytes(),
+                        c.item.as_bytes(),
+                    ]),
                     tenant_id: TENANT.into(),
                     occurred_at: at,
                     produced_at: at,
@@ -257,6 +265,15 @@ impl Chain<'_> {
         self.cascade();
     }
 
+    /// Makes the day durable in every driver, as a committed batch on the broker does: the
+    /// drivers keep each key's last committed state rather than every change since the start.
+    fn commit(&mut self) {
+        self.ledger.commit();
+        self.features.commit();
+        self.forecasting.commit();
+        self.replenishment.commit();
+    }
+
     /// Today's arrivals, received at 06:00; which item-locations received.
     fn receive(&mut self) -> Vec<bool> {
         let mut arrived = vec![false; self.world.cells.len()];
@@ -271,7 +288,11 @@ impl Chain<'_> {
         for (po, lines) in by_po {
             let location = self.world.cells[lines[0].1].location.clone();
             let receipt = PurchaseOrderReceived {
-                event_id: EventId::from_name_parts(&[b"sim-receipt", po.as_bytes()]),
+                event_id: EventId::from_name_parts(&[
+                    b"sim-receipt",
+                    po.as_bytes(),
+                    &self.day.to_be_bytes(),
+                ]),
                 tenant_id: TENANT.into(),
                 occurred_at: at,
                 produced_at: at,
@@ -334,7 +355,11 @@ impl Chain<'_> {
         }
         for (location, lines) in sales {
             let sale = SaleCompleted {
-                event_id: EventId::from_name_parts(&[b"sim-sale", location.as_bytes(), &self.day.to_be_bytes()]),
+                event_id: EventId::from_name_parts(&[
+                    b"sim-sale",
+                    location.as_bytes(),
+                    &self.day.to_be_bytes(),
+                ]),
                 tenant_id: TENANT.into(),
                 occurred_at: at,
                 produced_at: at,
@@ -390,19 +415,22 @@ impl Chain<'_> {
         }
     }
 
-    /// Draws each approved line's lead time: it arrives at the start of day t + L + 1.
+    /// Draws each approved order's lead time: it arrives at the start of day t + L + 1.
     fn schedule(&mut self, out: &Outputs) {
         for o in out.iter().filter(|o| o.topic == self.topics[1]) {
             let Ok(a) = self.codec.decode::<PurchaseOrderApproved>(o.payload) else {
                 continue;
             };
             let order_day = a.occurred_at.0.div_euclid(DAY) as i32;
+            // One delivery per order: its lines travel together.
+            let lead = self.world.lead_time(self.cfg);
             for line in &a.lines {
-                let Some(&cell) = self.index.get(&(a.location_id.clone(), line.item_id.clone()))
+                let Some(&cell) = self
+                    .index
+                    .get(&(a.location_id.clone(), line.item_id.clone()))
                 else {
                     continue;
                 };
-                let lead = self.world.lead_time(self.cfg);
                 self.due.entry(order_day + lead + 1).or_default().push((
                     a.po_number.clone(),
                     line.line_number,

@@ -33,7 +33,8 @@ fn pct(i: &Interval) -> String {
 impl Report {
     /// Whether the target cycle service is met: its interval is not wholly below it.
     pub fn target_met(&self) -> bool {
-        self.cycle_service.contains_or_above(self.config.service_level)
+        self.cycle_service
+            .contains_or_above(self.config.service_level)
     }
 
     /// The Markdown table's header.

@@ -19,7 +19,12 @@ fn small(policy: PolicyKind) -> Config {
 
 #[test]
 fn every_policy_orders_and_serves_through_the_processors() {
-    for policy in [PolicyKind::SQ, PolicyKind::SS, PolicyKind::RS, PolicyKind::MinMax] {
+    for policy in [
+        PolicyKind::SQ,
+        PolicyKind::SS,
+        PolicyKind::RS,
+        PolicyKind::MinMax,
+    ] {
         let r = run(&small(policy)).expect("simulates");
         eprintln!("{}", r.row());
         assert!(

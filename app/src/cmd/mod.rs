@@ -10,6 +10,7 @@ mod migrate;
 mod produce;
 mod run;
 mod schemas;
+mod simulate;
 mod sink;
 mod tail;
 mod topics;
@@ -35,6 +36,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Tail(a) => tail::run(a, &settings).await,
         Command::Generate(a) => generate::run(a, &settings).await,
         Command::Backfill(a) => backfill::run(a, &settings).await,
+        Command::Simulate(a) => simulate::run(a),
         Command::Run(a) => run::run(a, &settings).await,
         Command::Migrate => migrate::run(&settings).await,
         Command::Sink(a) => sink::run(a, &settings).await,
