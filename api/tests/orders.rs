@@ -399,7 +399,7 @@ async fn commands_go_to_the_orders_owner_and_their_outcomes_show() -> anyhow::Re
     let mut rejected = samples::purchase_order_command_rejected();
     (rejected.tenant_id, rejected.po_number) = ("acme".into(), "PO-1".into());
     rejected.command_id = EventId(cancel_id.parse()?);
-    (rejected.action, rejected.code) = (PurchaseOrderAction::CANCEL, "NOT_DRAFT".into());
+    (rejected.action, rejected.code) = (PurchaseOrderAction::CANCEL, "STATUS_CHANGED".into());
     rejected.status = Some(PurchaseOrderStatus::APPROVED);
     events
         .publish("replenishment.po-rejections", &rejected)
@@ -432,7 +432,7 @@ async fn commands_go_to_the_orders_owner_and_their_outcomes_show() -> anyhow::Re
         ),
         (
             &json!("REJECTED"),
-            &json!("NOT_DRAFT"),
+            &json!("STATUS_CHANGED"),
             &json!("APPROVED"),
             &json!("CANCEL")
         ),

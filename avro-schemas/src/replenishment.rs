@@ -319,6 +319,9 @@ event! {
         /// Lines to cancel; empty means every open line.
         #[serde(default)]
         line_numbers: Vec<i32>,
+        /// The status the planner saw: the command is rejected if the order moved since.
+        #[serde(default)]
+        expected_status: Option<PurchaseOrderStatus>,
     }
 }
 

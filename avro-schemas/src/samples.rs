@@ -693,6 +693,7 @@ pub fn purchase_order_command() -> PurchaseOrderCommand {
         requested_by: "planner@t1".into(),
         reason: Some("supplier strike".into()),
         line_numbers: vec![1, 2],
+        expected_status: Some(PurchaseOrderStatus::DRAFT),
     }
 }
 

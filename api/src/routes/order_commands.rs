@@ -15,7 +15,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use composerp_events::{
     EventId, Timestamp,
-    replenishment::{PurchaseOrderAction, PurchaseOrderCommand},
+    replenishment::{PurchaseOrderAction, PurchaseOrderCommand, PurchaseOrderStatus},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -151,6 +151,9 @@ async fn publish(
         requested_by: p.subject.clone(),
         reason,
         line_numbers,
+        // The processor rejects the command if the order moved on since this read: of an
+        // approve and a cancel that both saw a DRAFT, the later one is rejected.
+        expected_status: status_symbol(&d.order.status),
     };
     let audited = (action.symbol().to_lowercase(), resource(&po_number));
     let audited = (audited.0.as_str(), audited.1.as_str());
@@ -315,7 +318,7 @@ pub struct CommandOutcome {
     /// PENDING (accepted, not answered yet), APPLIED (it changed the order) or REJECTED (it no
     /// longer applied and changed nothing).
     pub state: &'static str,
-    /// Why it was rejected: UNKNOWN_ORDER, ALREADY_APPROVED, ALREADY_CANCELLED, NOT_DRAFT,
+    /// Why it was rejected: UNKNOWN_ORDER, ALREADY_APPROVED, ALREADY_CANCELLED, STATUS_CHANGED,
     /// CLOSED, UNKNOWN_LINE or NO_OPEN_LINE.
     pub code: Option<String>,
     /// The rejection, for a person.
@@ -414,4 +417,19 @@ pub async fn command(
         requested_at: t.requested_at,
         decided_at,
     }))
+}
+
+/// The lifecycle status of a status text read from the tables.
+fn status_symbol(status: &str) -> Option<PurchaseOrderStatus> {
+    use PurchaseOrderStatus as S;
+    [
+        S::DRAFT,
+        S::APPROVED,
+        S::SENT,
+        S::PARTIALLY_RECEIVED,
+        S::RECEIVED,
+        S::CANCELLED,
+    ]
+    .into_iter()
+    .find(|s| s.symbol() == status)
 }

@@ -337,6 +337,17 @@ pub fn command(ctx: Ctx<'_, '_>, c: &PurchaseOrderCommand) {
     }
     let status = order.status;
     let verdict = match (c.action, status) {
+        // The planner decided on a state the order has left: of two racing commands that saw
+        // the same state, the later one is rejected rather than applied on top.
+        (_, now) if c.expected_status.is_some_and(|seen| seen != now) => Err((
+            "STATUS_CHANGED",
+            format!(
+                "{} is {} now, not {} as when the command was given",
+                c.po_number,
+                now.symbol(),
+                c.expected_status.map_or("", |s| s.symbol())
+            ),
+        )),
         (_, Status::CANCELLED) => Err((
             "ALREADY_CANCELLED",
             format!("{} was cancelled before this command", c.po_number),
@@ -504,6 +515,11 @@ pub fn receipt(ctx: Ctx<'_, '_>, r: &PurchaseOrderReceived) {
             l.received = l.received.saturating_add(rl.quantity.max(0));
             items.push(l.item.clone());
         }
+    }
+    if items.is_empty() {
+        // No line of this order: nothing moved, nothing to publish.
+        *ctx.state(&key) = Slot::Order(order);
+        return;
     }
     let previous = order.status;
     if !matches!(previous, Status::CANCELLED | Status::RECEIVED) {

@@ -87,7 +87,53 @@ fn command(offset: i64, po: &str, action: PurchaseOrderAction, n: &str) -> In {
     c.po_number = po.into();
     c.action = action;
     c.line_numbers = vec![];
+    c.expected_status = None;
     In::Command(c)
+}
+
+/// A command given by a planner who saw the order in `seen`.
+fn seen(mut c: In, seen: PurchaseOrderStatus) -> In {
+    if let In::Command(c) = &mut c {
+        c.expected_status = Some(seen);
+    }
+    c
+}
+
+#[test]
+fn of_an_approve_and_a_cancel_that_saw_the_same_draft_the_later_is_rejected() {
+    let mut d = driver();
+    d.pipe([features(0), stock(HOUR, 40, 20, EventId::NIL)]);
+    d.pipe([stock(DAY, 40, 20, EventId::NIL)]);
+    let draft = PurchaseOrderStatus::DRAFT;
+    d.pipe([
+        seen(
+            command(DAY + HOUR, PO, PurchaseOrderAction::APPROVE, "approve"),
+            draft,
+        ),
+        seen(
+            command(DAY + HOUR, PO, PurchaseOrderAction::CANCEL, "cancel"),
+            draft,
+        ),
+    ]);
+    assert_eq!(d.outputs::<PurchaseOrderApproved>().len(), 1);
+    assert!(d.outputs::<PurchaseOrderCancelled>().is_empty());
+    let rejected = d.outputs::<PurchaseOrderCommandRejected>();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].code, "STATUS_CHANGED");
+    assert_eq!(rejected[0].command_id, EventId::from_name("cancel"));
+    assert_eq!(rejected[0].status, Some(PurchaseOrderStatus::SENT));
+    // A cancel given after seeing the order sent applies.
+    d.pipe([seen(
+        command(
+            DAY + 2 * HOUR,
+            PO,
+            PurchaseOrderAction::CANCEL,
+            "cancel-sent",
+        ),
+        PurchaseOrderStatus::SENT,
+    )]);
+    assert_eq!(d.outputs::<PurchaseOrderCancelled>().len(), 1);
+    assert_eq!(statuses(&d).last(), Some(&PurchaseOrderStatus::CANCELLED));
 }
 
 fn receipt(offset: i64, po: &str, qty: i64, n: &str) -> In {
