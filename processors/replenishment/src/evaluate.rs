@@ -97,7 +97,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
     let Some(applied) = tables.rule(s.tenant, s.location, s.item) else {
         return;
     };
-    let (rule, rule_source) = (applied.rule.clone(), applied.source);
+    let (rule, rule_source) = (applied.rule, applied.source);
     let periodic = rule.policy == ReplenishmentPolicy::R_S;
     if periodic != (occasion == Occasion::Review) {
         return;
@@ -113,7 +113,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
     let Some((chosen, why)) = choose_supplier(&offers, rule.supplier_id.as_deref()) else {
         return skipped("no_supplier");
     };
-    let terms = tables.offers(s.tenant, s.item)[chosen].clone();
+    let terms = &tables.offers(s.tenant, s.item)[chosen];
     let today = composerp_forecasting::zone::date(s.day).weekday();
     let policy = match rule.policy {
         ReplenishmentPolicy::S_Q | ReplenishmentPolicy::S_S => {
@@ -143,7 +143,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         },
     };
     let lead_time = offers[chosen].lead_time;
-    let (demand, demand_source) = match (policy.is_statistical(), state.rate()) {
+    let demand = match (policy.is_statistical(), state.rate()) {
         (true, None) => return skipped("no_demand_rate"),
         (true, Some(rate)) => {
             // Sized over the protection period the policy covers: L, or R + L for (R,S).
@@ -154,11 +154,11 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
                 _ => 0.0,
             };
             let horizon = lead_time.mean_days + review;
-            (rate.over(horizon), rate.source.clone())
+            rate.over(horizon)
         }
-        (false, _) => (DemandRate::default(), "NONE (min/max)".to_owned()),
+        (false, _) => DemandRate::default(),
     };
-    let supplier = offers[chosen].supplier_id.clone();
+    let supplier = terms.supplier_id.as_str();
     let open: i64 = state
         .open
         .iter()
@@ -203,7 +203,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         _ => s.day,
     };
     let order_day = s.day.max(site_day);
-    let po = ordered.then(|| po_number(s.location, &supplier, order_day));
+    let po = ordered.then(|| po_number(s.location, supplier, order_day));
     let event_id = EventId::from_name_parts(&[
         b"replenishment-triggered",
         s.tenant.as_bytes(),
@@ -221,7 +221,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         source: "composerp:replenishment".into(),
         location_id: s.location.to_owned(),
         item_id: s.item.to_owned(),
-        supplier_id: supplier.clone(),
+        supplier_id: supplier.to_owned(),
         policy: rule.policy,
         inventory_position: decision.effective_ip,
         reorder_level: decision.trigger_level,
@@ -237,8 +237,11 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         explanation: explain(&decision),
         source_event_id: s.cause,
         evaluated_on: occasion.label().into(),
-        rule_source,
-        demand_source,
+        rule_source: rule_source.to_string(),
+        demand_source: match state.rate() {
+            Some(rate) if policy.is_statistical() => rate.source.clone(),
+            _ => "NONE (min/max)".to_owned(),
+        },
         supplier_reason: serde_json::to_value(why)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -273,13 +276,13 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
     metrics::counter!("composerp_replenishment_orders_total").increment(1);
     state.suppressed_at = None;
     state.open.push(OpenLine {
-        supplier: supplier.clone(),
+        supplier: supplier.to_owned(),
         po_number: None,
         qty: decision.order_qty,
         approval: None,
     });
     let line = BasketLine {
-        supplier,
+        supplier: supplier.to_owned(),
         item: s.item.to_owned(),
         qty: decision.order_qty,
         unit_cost,

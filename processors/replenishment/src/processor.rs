@@ -19,7 +19,7 @@ use composerp_runtime::{
 use crate::{
     evaluate::{Ctx, Occasion, Subject, evaluate},
     orders,
-    state::{ItemState, Rate, SiteState, Slot, item_key, site_key},
+    state::{ItemState, Rate, SiteState, Slot, item_key, roster_key, site_key},
     tables::ReplenishmentTables,
 };
 
@@ -160,11 +160,13 @@ fn subject<'a>(
 /// Applies one item-location input, then evaluates its continuous-review rule.
 fn update(ctx: Ctx<'_, '_>, s: &Subject<'_>, on: &'static str, apply: impl FnOnce(&mut ItemState)) {
     let source = ctx.source();
-    ensure_site(ctx, s);
     let key = item_key(s.tenant, s.location, s.item);
     let mut state = match std::mem::take(ctx.state(&key)) {
         Slot::Item(state) => state,
-        _ => Box::default(),
+        _ => {
+            ensure_site(ctx, s);
+            Box::default()
+        }
     };
     if !state.applied.reflects(source) {
         state.applied.mark(source);
@@ -186,10 +188,14 @@ fn ensure_site(ctx: Ctx<'_, '_>, s: &Subject<'_>) {
         let zone = ctx.tables().zone(s.tenant, s.location);
         ctx.set_timer(TimerKind::EventTime, &key, zone::end_of_day(zone, s.day));
     }
-    if let Slot::Site(site) = ctx.state(&key)
-        && let Err(i) = site.items.binary_search_by(|x| x.as_str().cmp(s.item))
+    let roster = ctx.state(&roster_key(s.tenant, s.location));
+    if !matches!(roster, Slot::Roster(_)) {
+        *roster = Slot::Roster(Vec::new());
+    }
+    if let Slot::Roster(items) = roster
+        && let Err(i) = items.binary_search_by(|x| x.as_str().cmp(s.item))
     {
-        site.items.insert(i, s.item.to_owned());
+        items.insert(i, s.item.to_owned());
     }
 }
 
@@ -211,7 +217,11 @@ fn end_of_day(ctx: Ctx<'_, '_>, timer: &Timer) {
         location.as_bytes(),
         &day.to_be_bytes(),
     ]);
-    for item in &site.items {
+    let items = match ctx.peek(&roster_key(tenant, location)) {
+        Some(Slot::Roster(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    for item in &items {
         let key = item_key(tenant, location, item);
         let Some(Slot::Item(_)) = ctx.peek(&key) else {
             continue;

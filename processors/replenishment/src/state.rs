@@ -3,7 +3,9 @@
 //! Keys (per partition, all of one location's keys land in its partition):
 //! - `i|tenant|location|item`: an [`ItemState`];
 //! - `o|tenant|po_number`: an [`Order`], whose one owner this processor is;
-//! - `s|tenant|location`: a [`SiteState`] (the day's basket and the end-of-day timer).
+//! - `s|tenant|location`: a [`SiteState`] (the day's basket and the end-of-day timer);
+//! - `r|tenant|location`: the location's items (kept apart from the basket, which changes all
+//!   day, so that a basket line does not rewrite every item name).
 
 use composerp_events::{EventId, Money, replenishment::PurchaseOrderStatus};
 use composerp_replenishment_policy::{Buckets, DemandRate};
@@ -21,6 +23,13 @@ pub enum Slot {
     Order(Box<Order>),
     /// A location.
     Site(SiteState),
+    /// A location's items, sorted: the periodic review walks them.
+    Roster(Vec<String>),
+}
+
+/// `r|tenant|location`.
+pub fn roster_key(tenant: &str, location: &str) -> String {
+    format!("r|{tenant}|{location}")
 }
 
 /// `i|tenant|location|item`.
@@ -201,8 +210,6 @@ pub struct SiteState {
     pub day: i32,
     /// Today's triggered lines.
     pub basket: Vec<BasketLine>,
-    /// Items with state here, sorted: the periodic review walks them.
-    pub items: Vec<String>,
 }
 
 impl Order {

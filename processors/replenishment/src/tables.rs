@@ -97,7 +97,36 @@ pub struct Applied<'a> {
     /// The rule.
     pub rule: &'a Rule,
     /// `item-location`, or `default category=<c> location_type=<t>`.
-    pub source: String,
+    pub source: RuleSource<'a>,
+}
+
+/// Where a rule came from, written out only when a trigger is published.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RuleSource<'a> {
+    /// The item-location's own rule.
+    ItemLocation,
+    /// A category default (`*` for any).
+    Default {
+        /// Category.
+        category: &'a str,
+        /// Kind of location.
+        kind: LocationType,
+    },
+}
+
+impl std::fmt::Display for RuleSource<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::ItemLocation => f.write_str("item-location"),
+            RuleSource::Default { category, kind } => {
+                write!(
+                    f,
+                    "default category={category} location_type={}",
+                    kind.symbol()
+                )
+            }
+        }
+    }
 }
 
 /// A tenant's auto-approval limits.
@@ -127,7 +156,7 @@ impl ReplenishmentTables {
         if let Some(rule) = t.rules.get(location).and_then(|r| r.get(item)) {
             return Some(Applied {
                 rule,
-                source: "item-location".into(),
+                source: RuleSource::ItemLocation,
             });
         }
         let kind = t.locations.get(location)?.kind;
@@ -140,7 +169,7 @@ impl ReplenishmentTables {
             {
                 return Some(Applied {
                     rule,
-                    source: format!("default category={c} location_type={}", kind.symbol()),
+                    source: RuleSource::Default { category: c, kind },
                 });
             }
         }

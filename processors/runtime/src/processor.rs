@@ -419,7 +419,7 @@ pub struct Context<'a, S, T> {
     pub(crate) error: &'a mut Option<EmitError>,
 }
 
-impl<S: Default, T> Context<'_, S, T> {
+impl<'a, S: Default, T> Context<'a, S, T> {
     /// The state of `key`, created empty on first use; marked changed.
     pub fn state(&mut self, key: &str) -> &mut S {
         self.states.changing(key, S::default)
@@ -447,7 +447,7 @@ impl<S: Default, T> Context<'_, S, T> {
     }
 
     /// Reference data.
-    pub fn tables(&self) -> &T {
+    pub fn tables(&self) -> &'a T {
         self.tables
     }
 
