@@ -3,8 +3,12 @@
 use crate::{
     Money,
     event::{avro_enum, event},
-    replenishment::Weekday,
 };
+
+avro_enum! {
+    /// Day of the week.
+    Weekday { MON, TUE, WED, THU, FRI, SAT, SUN }
+}
 
 avro_enum! {
     /// Stock unit of an item.

@@ -37,10 +37,8 @@ avro_enum! {
     PurchaseOrderAction { APPROVE, CANCEL }
 }
 
-avro_enum! {
-    /// Day of the week.
-    Weekday { MON, TUE, WED, THU, FRI, SAT, SUN }
-}
+/// Day of the week (an order day); defined with the master data that also uses it.
+pub use crate::catalog::Weekday;
 
 event! {
     /// A replenishment decision with its explanation (REPLENISHMENT_TRIGGERED).

@@ -13,8 +13,7 @@ use composerp_replenishment_policy::{
 use composerp_runtime::processor::Context;
 
 use crate::{
-    orders::po_number,
-    state::{BasketLine, ItemState, OpenLine, Slot, site_key},
+    state::{BasketLine, ItemState, OpenLine, Slot, po_number, site_key},
     tables::{Offer, ReplenishmentTables},
 };
 

@@ -17,19 +17,12 @@ use composerp_events::{
 
 use crate::{
     evaluate::Ctx,
-    state::{Approval, BasketLine, Line, Order, Slot, item_key, order_key},
+    state::{Approval, BasketLine, Line, Order, Slot, item_key, order_key, po_number},
 };
 
 const SOURCE: &str = "composerp:replenishment";
 /// How many command ids an order remembers to ignore a repeated command.
 const REMEMBERED_COMMANDS: usize = 32;
-
-/// The order number of a location's order to a supplier on a local day: unique per tenant,
-/// because one order per supplier, destination and day is created.
-pub fn po_number(location: &str, supplier: &str, day: i32) -> String {
-    let date = composerp_forecasting::zone::date(day);
-    format!("PO-{location}-{supplier}-{}", date.format("%Y%m%d"))
-}
 
 fn id(parts: &[&[u8]]) -> EventId {
     EventId::from_name_parts(parts)

@@ -42,6 +42,13 @@ pub fn order_key(tenant: &str, po_number: &str) -> String {
     format!("o|{tenant}|{po_number}")
 }
 
+/// The order number of a location's order to a supplier on a local day: unique per tenant,
+/// because one order per supplier, destination and day is created.
+pub fn po_number(location: &str, supplier: &str, day: i32) -> String {
+    let date = composerp_forecasting::zone::date(day);
+    format!("PO-{location}-{supplier}-{}", date.format("%Y%m%d"))
+}
+
 /// `s|tenant|location`.
 pub fn site_key(tenant: &str, location: &str) -> String {
     format!("s|{tenant}|{location}")
