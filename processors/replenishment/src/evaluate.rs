@@ -7,14 +7,14 @@ use composerp_events::{
     replenishment::{ReplenishmentPolicy, ReplenishmentTriggered, TriggerOutcome, Weekday},
 };
 use composerp_replenishment_policy::{
-    DemandRate, LeadTime, OrderDays, Policy, Reason, Request, Sourcing, SupplierOffer,
-    choose_supplier, days_to_next_order_day, decide, explain,
+    DemandRate, OrderDays, Policy, Reason, Request, choose_supplier, days_to_next_order_day,
+    decide, explain,
 };
 use composerp_runtime::processor::Context;
 
 use crate::{
     state::{BasketLine, ItemState, OpenLine, Slot, po_number, site_key},
-    tables::{Offer, ReplenishmentTables},
+    tables::ReplenishmentTables,
 };
 
 /// The context the processor works through.
@@ -67,23 +67,6 @@ fn day_of_week(w: Weekday) -> Day {
     }
 }
 
-fn offer(o: &Offer, supplier_active: bool) -> SupplierOffer {
-    SupplierOffer {
-        supplier_id: o.supplier_id.clone(),
-        unit_cost: o.unit_cost.to_f64(),
-        lead_time: LeadTime {
-            mean_days: o.lead_time_mean_days,
-            std_days: o.lead_time_std_days,
-        },
-        sourcing: Sourcing {
-            moq: o.moq,
-            pack_size: o.pack_size,
-            max_order_qty: o.max_order_qty,
-        },
-        active: o.active && supplier_active,
-    }
-}
-
 /// Why a rule could not be evaluated, counted in `composerp_replenishment_skipped_total`.
 fn skipped(reason: &'static str) {
     metrics::counter!("composerp_replenishment_skipped_total", "reason" => reason).increment(1);
@@ -104,15 +87,11 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
     let Some(buckets) = state.buckets else {
         return skipped("no_position");
     };
-    let offers: Vec<SupplierOffer> = tables
-        .offers(s.tenant, s.item)
-        .iter()
-        .map(|o| offer(o, tables.supplier_active(s.tenant, &o.supplier_id)))
-        .collect();
-    let Some((chosen, why)) = choose_supplier(&offers, rule.supplier_id.as_deref()) else {
+    let offers = tables.offers(s.tenant, s.item);
+    let Some((chosen, why)) = choose_supplier(offers, rule.supplier_id.as_deref()) else {
         return skipped("no_supplier");
     };
-    let terms = &tables.offers(s.tenant, s.item)[chosen];
+    let terms = &offers[chosen];
     let today = composerp_forecasting::zone::date(s.day).weekday();
     let policy = match rule.policy {
         ReplenishmentPolicy::S_Q | ReplenishmentPolicy::S_S => {
@@ -141,7 +120,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
             _ => return skipped("rule_without_min_max"),
         },
     };
-    let lead_time = offers[chosen].lead_time;
+    let lead_time = terms.terms.lead_time;
     let demand = match (policy.is_statistical(), state.rate()) {
         (true, None) => return skipped("no_demand_rate"),
         (true, Some(rate)) => {
@@ -157,7 +136,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         }
         (false, _) => DemandRate::default(),
     };
-    let supplier = terms.supplier_id.as_str();
+    let supplier = terms.terms.supplier_id.as_str();
     let open: i64 = state
         .open
         .iter()
@@ -169,7 +148,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         service_level: rule.service_level,
         demand,
         lead_time,
-        sourcing: offers[chosen].sourcing,
+        sourcing: terms.terms.sourcing,
         buckets,
         open_draft_qty: (!state.open.is_empty()).then_some(open),
         today,
@@ -241,10 +220,7 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
             Some(rate) if policy.is_statistical() => rate.source.clone(),
             _ => "NONE (min/max)".to_owned(),
         },
-        supplier_reason: serde_json::to_value(why)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        supplier_reason: why.code().into(),
         position_before_open_orders: decision.inventory_position,
         open_order_quantity: decision.effective_ip - decision.inventory_position,
         on_hand: b.on_hand,
@@ -261,9 +237,9 @@ pub fn evaluate(ctx: Ctx<'_, '_>, s: &Subject<'_>, state: &mut ItemState, occasi
         quantity_after_moq: decision.qty_after_moq,
         quantity_after_pack: decision.qty_after_pack,
         capped: decision.capped,
-        moq: terms.moq,
-        pack_size: terms.pack_size,
-        max_order_qty: terms.max_order_qty,
+        moq: terms.terms.sourcing.moq,
+        pack_size: terms.terms.sourcing.pack_size,
+        max_order_qty: terms.terms.sourcing.max_order_qty,
         unit_cost: Some(unit_cost),
         order_value: ordered.then(|| Money(decision.order_qty.saturating_mul(unit_cost.0))),
         po_number: po.clone(),

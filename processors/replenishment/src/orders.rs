@@ -402,21 +402,16 @@ pub fn command(ctx: Ctx<'_, '_>, c: &PurchaseOrderCommand) {
                     Some(status),
                 );
             }
-            let mut items: Vec<&str> = Vec::new();
+            let mut item_ids: Vec<String> = Vec::with_capacity(chosen.len());
             for l in order
                 .lines
                 .iter_mut()
                 .filter(|l| chosen.contains(&l.line_number))
             {
                 l.cancelled = true;
+                item_ids.push(l.item.clone());
             }
-            let item_ids: Vec<String> = order
-                .lines
-                .iter()
-                .filter(|l| chosen.contains(&l.line_number))
-                .map(|l| l.item.clone())
-                .collect();
-            items.extend(item_ids.iter().map(String::as_str));
+            let items: Vec<&str> = item_ids.iter().map(String::as_str).collect();
             let cancelled = PurchaseOrderCancelled {
                 event_id: id(&[
                     b"po-cancelled",

@@ -10,6 +10,7 @@ use composerp_events::{
         ReplenishmentRule, Weekday,
     },
 };
+use composerp_replenishment_policy::{LeadTime, Sourcing, SupplierOffer};
 use composerp_runtime::processor::Tables;
 
 /// Per id: nested maps, so that lookups by `&str` build no key.
@@ -50,26 +51,24 @@ pub struct Site {
 /// One supplier's terms for an item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
-    /// Supplier.
-    pub supplier_id: String,
-    /// Mean lead time, days.
-    pub lead_time_mean_days: f64,
-    /// Lead time standard deviation, days.
-    pub lead_time_std_days: f64,
-    /// Minimum order quantity.
-    pub moq: i64,
-    /// Pack size.
-    pub pack_size: i64,
-    /// Largest quantity per order.
-    pub max_order_qty: Option<i64>,
-    /// Agreed unit cost.
+    /// What choosing and sizing read: supplier, cost, lead time, MOQ, pack and cap, and
+    /// `active` = the supplier-item and its supplier both active (kept up to date when either
+    /// changes, so that evaluation reads it as is).
+    pub terms: SupplierOffer,
+    /// Agreed unit cost, exact.
     pub unit_cost: Money,
     /// ISO 4217 currency.
     pub currency: String,
-    /// Still delivered (the supplier's own state is in [`ReplenishmentTables::supplier_active`]).
-    pub active: bool,
     /// Days the supplier takes orders; empty means every day.
     pub order_days: Vec<Weekday>,
+    /// The supplier-item's own active flag.
+    item_active: bool,
+}
+
+impl AsRef<SupplierOffer> for Offer {
+    fn as_ref(&self) -> &SupplierOffer {
+        &self.terms
+    }
 }
 
 /// A replenishment rule as replenishment applies it, wherever it came from.
@@ -184,14 +183,6 @@ impl ReplenishmentTables {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Whether a supplier may take orders (unknown suppliers may).
-    pub fn supplier_active(&self, tenant: &str, supplier: &str) -> bool {
-        self.tenants
-            .get(tenant)
-            .and_then(|t| t.suppliers.get(supplier))
-            .is_none_or(|a| *a)
-    }
-
     /// The tenant's auto-approval limits; None: every order waits for a planner.
     pub fn auto_approval(&self, tenant: &str) -> Option<AutoApproval> {
         self.tenants.get(tenant)?.auto_approval
@@ -203,6 +194,32 @@ impl ReplenishmentTables {
                 .insert(tenant.to_owned(), TenantTables::default());
         }
         self.tenants.get_mut(tenant).expect("inserted above")
+    }
+}
+
+impl ReplenishmentTables {
+    /// Whether a supplier may take orders (an unknown supplier may).
+    fn supplier_active(&self, tenant: &str, supplier: &str) -> bool {
+        self.tenants
+            .get(tenant)
+            .and_then(|t| t.suppliers.get(supplier))
+            .is_none_or(|a| *a)
+    }
+}
+
+impl TenantTables {
+    /// Recomputes the active flag of a supplier's offers after the supplier changed: evaluation
+    /// runs per stock update, a supplier changes rarely.
+    fn follow_supplier(&mut self, supplier: &str) {
+        let active = self.suppliers.get(supplier).is_none_or(|a| *a);
+        for offers in self.offers.values_mut() {
+            for o in offers
+                .iter_mut()
+                .filter(|o| o.terms.supplier_id == supplier)
+            {
+                o.terms.active = o.item_active && active;
+            }
+        }
     }
 }
 
@@ -281,30 +298,40 @@ impl Tables for ReplenishmentTables {
             }
             SUPPLIERS => {
                 let s: Supplier = codec.decode(bytes)?;
-                self.tenant(&s.tenant_id)
-                    .suppliers
-                    .insert(s.supplier_id, s.active);
+                let t = self.tenant(&s.tenant_id);
+                t.suppliers.insert(s.supplier_id.clone(), s.active);
+                t.follow_supplier(&s.supplier_id);
             }
             SUPPLIER_ITEMS => {
                 let s: SupplierItem = codec.decode(bytes)?;
+                let supplier_active = self.supplier_active(&s.tenant_id, &s.supplier_id);
                 let offer = Offer {
-                    supplier_id: s.supplier_id,
-                    lead_time_mean_days: s.lead_time_mean_days,
-                    lead_time_std_days: s.lead_time_std_days,
-                    moq: s.moq,
-                    pack_size: s.pack_size,
-                    max_order_qty: s.max_order_qty,
+                    terms: SupplierOffer {
+                        supplier_id: s.supplier_id,
+                        unit_cost: s.unit_cost.to_f64(),
+                        lead_time: LeadTime {
+                            mean_days: s.lead_time_mean_days,
+                            std_days: s.lead_time_std_days,
+                        },
+                        sourcing: Sourcing {
+                            moq: s.moq,
+                            pack_size: s.pack_size,
+                            max_order_qty: s.max_order_qty,
+                        },
+                        active: s.active && supplier_active,
+                    },
                     unit_cost: s.unit_cost,
                     currency: s.currency,
-                    active: s.active,
                     order_days: weekdays(&s.order_days),
+                    item_active: s.active,
                 };
                 let offers = self
                     .tenant(&s.tenant_id)
                     .offers
                     .entry(s.item_id)
                     .or_default();
-                match offers.binary_search_by(|o| o.supplier_id.cmp(&offer.supplier_id)) {
+                match offers.binary_search_by(|o| o.terms.supplier_id.cmp(&offer.terms.supplier_id))
+                {
                     Ok(i) => offers[i] = offer,
                     Err(i) => offers.insert(i, offer),
                 }
@@ -359,10 +386,11 @@ impl Tables for ReplenishmentTables {
             }
             SUPPLIERS => {
                 t.suppliers.remove(a);
+                t.follow_supplier(a);
             }
             SUPPLIER_ITEMS => {
                 if let Some(offers) = t.offers.get_mut(b) {
-                    offers.retain(|o| o.supplier_id != a);
+                    offers.retain(|o| o.terms.supplier_id != a);
                 }
             }
             RULES => {

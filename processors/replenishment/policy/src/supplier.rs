@@ -52,12 +52,37 @@ pub enum SupplierChoice {
     Only,
 }
 
+impl SupplierChoice {
+    /// The code the trigger publishes: RULE_SUPPLIER, CHEAPEST or ONLY.
+    pub fn code(self) -> &'static str {
+        match self {
+            SupplierChoice::RuleSupplier => "RULE_SUPPLIER",
+            SupplierChoice::Cheapest => "CHEAPEST",
+            SupplierChoice::Only => "ONLY",
+        }
+    }
+}
+
+impl AsRef<SupplierOffer> for SupplierOffer {
+    fn as_ref(&self) -> &SupplierOffer {
+        self
+    }
+}
+
 /// Picks the offer to order from: its index in `candidates` and why; `None` when no offer is valid.
-pub fn choose_supplier(
-    candidates: &[SupplierOffer],
+/// Candidates may be wrapped (a caller's table row holding its offer), so that choosing needs no
+/// copy of them.
+pub fn choose_supplier<O: AsRef<SupplierOffer>>(
+    candidates: &[O],
     preferred: Option<&str>,
 ) -> Option<(usize, SupplierChoice)> {
-    let valid = || candidates.iter().enumerate().filter(|(_, o)| o.is_valid());
+    let valid = || {
+        candidates
+            .iter()
+            .map(AsRef::as_ref)
+            .enumerate()
+            .filter(|(_, o)| o.is_valid())
+    };
     if let Some(id) = preferred
         && let Some((i, _)) = valid()
             .filter(|(_, o)| o.supplier_id == id)
@@ -167,7 +192,7 @@ mod tests {
         assert_eq!(choose_supplier(&offers, Some("A")), None);
         offers[1].lead_time.mean_days = 2.0;
         offers[1].sourcing.max_order_qty = Some(5);
-        assert_eq!(choose_supplier(&[], None), None);
+        assert_eq!(choose_supplier::<SupplierOffer>(&[], None), None);
         assert_eq!(choose_supplier(&offers, None), None);
     }
 }
