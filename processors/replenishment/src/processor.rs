@@ -104,7 +104,7 @@ impl Processor for Replenishment {
                 );
                 let rate = f.mean_28.map(|mean| Rate {
                     means: vec![mean],
-                    std: f.std_28.unwrap_or(0.0),
+                    stds: vec![f.std_28.unwrap_or(0.0)],
                     source: "DEMAND_FEATURES".into(),
                 });
                 update(ctx, &s, "DEMAND_FEATURES", |state| state.features = rate);
@@ -120,20 +120,24 @@ impl Processor for Replenishment {
     }
 }
 
-/// The forecast's daily means and the spread of one day, read back from its interval.
+/// The forecast's daily means and each day's spread, read back from its intervals.
 fn forecast_rate(f: &ForecastGenerated) -> Rate {
     let means: Vec<f64> = f.points.iter().map(|p| p.mean.max(0.0)).collect();
     let z = f
         .interval_level
         .and_then(|l| z_for(0.5 + f64::from(l) / 200.0).ok())
         .filter(|z| *z > 0.0);
-    let std = match (f.points.first().and_then(|p| p.upper), z) {
-        (Some(upper), Some(z)) => ((upper - f.points[0].mean) / z).max(0.0),
-        _ => 0.0,
-    };
+    // The upper bound, since the lower one is floored at zero; a day without an interval
+    // ends the spreads (the rest repeat the last one).
+    let stds = z.map_or_else(Vec::new, |z| {
+        f.points
+            .iter()
+            .map_while(|p| p.upper.map(|upper| ((upper - p.mean) / z).max(0.0)))
+            .collect()
+    });
     Rate {
         means,
-        std,
+        stds,
         source: format!("FORECAST {}", f.model.symbol().to_ascii_lowercase()),
     }
 }

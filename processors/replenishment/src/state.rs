@@ -79,8 +79,9 @@ impl Applied {
 pub struct Rate {
     /// Mean daily demand per forecast day (day 1 first); one value for demand features.
     pub means: Vec<f64>,
-    /// Daily standard deviation.
-    pub std: f64,
+    /// Standard deviation of each forecast day's error (day 1 first), read back from the
+    /// forecast's intervals; one value for demand features.
+    pub stds: Vec<f64>,
     /// `FORECAST <model>` or `DEMAND_FEATURES`.
     pub source: String,
 }
@@ -88,7 +89,8 @@ pub struct Rate {
 impl Rate {
     /// d and σd over a protection period of `days`: the mean of the forecast's first
     /// ⌈days⌉ days (all of it when shorter), so a trend or a weekly pattern inside the period
-    /// counts.
+    /// counts; σd is the per-day share of the spread of the period's total (see
+    /// [`period_variance`]).
     pub fn over(&self, days: f64) -> DemandRate {
         let n = (days.ceil().max(1.0) as usize).min(self.means.len()).max(1);
         let mean = if self.means.is_empty() {
@@ -96,11 +98,41 @@ impl Rate {
         } else {
             self.means[..n].iter().sum::<f64>() / n as f64
         };
+        let periods = days.ceil().max(1.0) as usize;
         DemandRate {
             mean,
-            std: self.std,
+            std: (period_variance(&self.stds, periods) / periods as f64).sqrt(),
         }
     }
+}
+
+/// Variance of the summed forecast errors over the first `days` days.
+///
+/// A forecast whose h-day interval widens as σₕ² = σ²(1 + c₁² + … + cₕ₋₁²) is one whose
+/// errors share the error of its level: in the innovations form of exponential smoothing
+/// (Hyndman et al. 2008, ch. 6) day h's error is εₕ + c₁εₕ₋₁ + … + cₕ₋₁ε₁, so the error of
+/// the period's total is Σₖ (1 + c₁ + … + c_{days−k}) εₖ. Adding the days' variances alone
+/// (√days·σ) leaves that shared part out and undersizes the safety stock of every
+/// forecast whose level is itself estimated. The cⱼ are read back from the published
+/// widths; a flat width (moving average, demand features) means independent days, and
+/// days beyond the forecast's horizon repeat its last step.
+pub fn period_variance(stds: &[f64], days: usize) -> f64 {
+    let sigma = stds.first().copied().unwrap_or(0.0);
+    if sigma <= 0.0 || days == 0 {
+        return 0.0;
+    }
+    let var = |h: usize| stds.get(h).or(stds.last()).map_or(0.0, |s| s * s);
+    // reach[m] = c₁ + … + cₘ: how much of one day's shock the next m days' forecasts miss.
+    let mut reach = Vec::with_capacity(days);
+    reach.push(0.0);
+    let mut step = 0.0;
+    for j in 1..days {
+        if j < stds.len() {
+            step = ((var(j) - var(j - 1)).max(0.0)).sqrt() / sigma;
+        }
+        reach.push(reach[j - 1] + step);
+    }
+    sigma * sigma * reach.iter().map(|r| (1.0 + r) * (1.0 + r)).sum::<f64>()
 }
 
 /// Quantity on order that the ledger's position does not count yet.
@@ -231,5 +263,73 @@ impl Order {
                     Money(v.0.saturating_add(l.ordered.saturating_mul(l.unit_cost.0))),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SES's published widths, σₕ = σ√(1 + (h−1)α²).
+    fn ses_stds(sigma: f64, alpha: f64, horizon: usize) -> Vec<f64> {
+        (0..horizon)
+            .map(|h| sigma * (1.0 + h as f64 * alpha * alpha).sqrt())
+            .collect()
+    }
+
+    #[test]
+    fn flat_widths_add_the_days_variances() {
+        assert!((period_variance(&[2.0; 28], 7) - 28.0).abs() < 1e-9);
+        // One value (demand features) stands for every day.
+        assert!((period_variance(&[2.0], 7) - 28.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ses_widths_give_the_lead_time_variance_of_its_state_space_form() {
+        // Hyndman et al. (2008), ETS(A,N,N): σ²[P + αP(P−1) + α²(P−1)P(2P−1)/6].
+        let (sigma, alpha) = (3.0, 0.2);
+        for p in [1usize, 4, 7, 8] {
+            let p_ = p as f64;
+            let closed = sigma
+                * sigma
+                * (p_
+                    + alpha * p_ * (p_ - 1.0)
+                    + alpha * alpha * (p_ - 1.0) * p_ * (2.0 * p_ - 1.0) / 6.0);
+            let got = period_variance(&ses_stds(sigma, alpha, 28), p);
+            assert!(
+                (got - closed).abs() < 1e-9 * closed,
+                "P = {p}: {got} vs {closed}"
+            );
+        }
+    }
+
+    #[test]
+    fn days_past_the_horizon_repeat_its_last_step() {
+        let short = ses_stds(3.0, 0.2, 3);
+        let long = ses_stds(3.0, 0.2, 28);
+        assert!((period_variance(&short, 8) - period_variance(&long, 8)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_spread_means_no_variance() {
+        assert_eq!(period_variance(&[], 7), 0.0);
+        assert_eq!(period_variance(&[0.0, 1.0], 7), 0.0);
+    }
+
+    #[test]
+    fn the_rate_over_a_period_is_its_per_day_share() {
+        let rate = Rate {
+            means: vec![10.0; 28],
+            stds: ses_stds(3.0, 0.2, 28),
+            source: "FORECAST ses".into(),
+        };
+        let d = rate.over(7.0);
+        assert_eq!(d.mean, 10.0);
+        assert!((7.0 * d.std * d.std - period_variance(&rate.stds, 7)).abs() < 1e-9);
+        assert!(
+            d.std > 3.0,
+            "shared level error widens the per-day spread: {}",
+            d.std
+        );
     }
 }
