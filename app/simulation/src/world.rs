@@ -246,7 +246,10 @@ impl World {
     }
 
     /// The item-location's rule: a week of demand as the lot, and for min/max the levels a
-    /// planner would set from the true demand (min covers the lead time at the target).
+    /// planner would set from the true demand: min covers the lead time plus the day between
+    /// reviews at the target. A position reviewed once a day is already below min by part of
+    /// a day's demand when it orders, so, as for any periodic review (R = 1 day), the
+    /// protection period is R + L.
     fn rule(&self, cfg: &Config, c: &Cell, at: Timestamp) -> ReplenishmentRule {
         let mean = c.demand.mean();
         let lot = (mean * 7.0).round().max(1.0) as i64;
@@ -256,7 +259,7 @@ impl World {
             PolicyKind::RS => (ReplenishmentPolicy::R_S, None, None),
             PolicyKind::MinMax => {
                 let z = z_for(cfg.service_level).unwrap_or(0.0);
-                let l = cfg.lead_time_days;
+                let l = cfg.lead_time_days + 1.0;
                 let sd = (l * c.demand.std().powi(2)
                     + mean * mean * cfg.lead_time_std_days.powi(2))
                 .sqrt();
