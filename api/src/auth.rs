@@ -208,7 +208,11 @@ fn claim<'a>(
 /// The Composerp roles a roles claim names: an array of strings or a space-separated string.
 fn roles(value: Option<&serde_json::Value>) -> Option<Role> {
     match value? {
-        serde_json::Value::Array(a) => a.iter().filter_map(|r| r.as_str()).filter_map(Role::parse).max(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|r| r.as_str())
+            .filter_map(Role::parse)
+            .max(),
         serde_json::Value::String(s) => s.split_whitespace().filter_map(Role::parse).max(),
         _ => None,
     }
@@ -369,13 +373,21 @@ pub fn presented_identity(bearer: Option<&str>, api_key: Option<&str>) -> Option
         let sub = token
             .split('.')
             .nth(1)
-            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
         if kid.is_none() && sub.is_none() {
             return None;
         }
-        format!("jwt:{}:{}", kid.unwrap_or_default(), sub.unwrap_or_default())
+        format!(
+            "jwt:{}:{}",
+            kid.unwrap_or_default(),
+            sub.unwrap_or_default()
+        )
     };
     let mut end = id.len().min(128);
     while !id.is_char_boundary(end) {
@@ -692,7 +704,10 @@ mod tests {
     fn a_refused_credential_is_counted_under_the_identity_it_presents() {
         let key = format!("ck_k1.{}", "s".repeat(40));
         assert_eq!(presented_identity(None, Some(&key)), Some("key:k1".into()));
-        let t = token(claims_at(None, None, 60), b"another secret of 32 bytes length");
+        let t = token(
+            claims_at(None, None, 60),
+            b"another secret of 32 bytes length",
+        );
         assert_eq!(presented_identity(Some(&t), None), Some("jwt::ann".into()));
         assert_eq!(presented_identity(Some("garbage"), None), None);
         let long = format!("ck_{}", "é".repeat(200));

@@ -44,11 +44,13 @@ impl TrustedProxies {
     /// Whether `ip` is in one of the networks.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|(net, prefix)| match (canonical(*net), ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => same_prefix(&n.octets(), &a.octets(), *prefix),
-            (IpAddr::V6(n), IpAddr::V6(a)) => same_prefix(&n.octets(), &a.octets(), *prefix),
-            _ => false,
-        })
+        self.0
+            .iter()
+            .any(|(net, prefix)| match (canonical(*net), ip) {
+                (IpAddr::V4(n), IpAddr::V4(a)) => same_prefix(&n.octets(), &a.octets(), *prefix),
+                (IpAddr::V6(n), IpAddr::V6(a)) => same_prefix(&n.octets(), &a.octets(), *prefix),
+                _ => false,
+            })
     }
 
     /// The client of a request from `peer` carrying `forwarded_for` (`X-Forwarded-For`).

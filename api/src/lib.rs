@@ -184,7 +184,10 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         tracing::info!(tenant = %p.tenant, "Rate limit exceeded.");
         return problem.into_response();
     }
-    let (path, request_id) = (req.uri().path().to_owned(), audit::request_id(req.headers()));
+    let (path, request_id) = (
+        req.uri().path().to_owned(),
+        audit::request_id(req.headers()),
+    );
     req.extensions_mut().insert(p.clone());
     let res = next.run(req).await;
     if res.status() == StatusCode::FORBIDDEN {

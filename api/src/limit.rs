@@ -13,7 +13,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
+use governor::{
+    DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock,
+};
 
 use crate::{auth::Principal, client::TrustedProxies, problem::Problem};
 
@@ -286,7 +288,10 @@ mod tests {
             ..Default::default()
         });
         for n in 0..2_000 {
-            l.failed(&format!("10.0.{}.{}", n / 256, n % 256), Some(&format!("jwt::u{n}")));
+            l.failed(
+                &format!("10.0.{}.{}", n / 256, n % 256),
+                Some(&format!("jwt::u{n}")),
+            );
         }
         assert!(l.keys() >= 4_000);
         // Each budget is full again after a few milliseconds at 1,000 a second.

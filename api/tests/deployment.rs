@@ -33,12 +33,21 @@ fn no_secret_is_committed_and_every_one_comes_from_the_env_file() {
             );
         }
         if name.ends_with("DATABASE_URL") {
-            assert!(value.contains(":${"), "{name}: {value} carries no password from .env");
+            assert!(
+                value.contains(":${"),
+                "{name}: {value} carries no password from .env"
+            );
         }
     }
-    assert!(!text.contains("local-only-secret"), "the old HS256 secret is gone");
+    assert!(
+        !text.contains("local-only-secret"),
+        "the old HS256 secret is gone"
+    );
     let ignored = std::fs::read_to_string(root().join(".gitignore")).expect(".gitignore");
-    assert!(ignored.lines().any(|l| l.trim() == ".env"), ".env is not committed");
+    assert!(
+        ignored.lines().any(|l| l.trim() == ".env"),
+        ".env is not committed"
+    );
     let example = std::fs::read_to_string(root().join(".env.example")).expect(".env.example");
     for needed in [
         "POSTGRES_SUPERUSER_PASSWORD",
@@ -49,7 +58,10 @@ fn no_secret_is_committed_and_every_one_comes_from_the_env_file() {
         "COMPOSERP_JWT_HS256_SECRET",
     ] {
         assert!(text.contains(needed), "{needed} is used");
-        assert!(example.contains(&format!("{needed}=")), "{needed} is described");
+        assert!(
+            example.contains(&format!("{needed}=")),
+            "{needed} is described"
+        );
     }
 }
 
@@ -107,7 +119,10 @@ fn kafka_clients_authenticate_and_jobs_are_no_superusers() {
     assert_eq!(get("KAFKA_SASL_MECHANISM"), "SCRAM-SHA-512");
     assert!(get("DATABASE_URL").starts_with("postgres://composerp:"));
     assert!(get("API_DATABASE_URL").starts_with("postgres://composerp_api:"));
-    assert!(text.contains("NOSUPERUSER"), "the owner role is created without superuser");
+    assert!(
+        text.contains("NOSUPERUSER"),
+        "the owner role is created without superuser"
+    );
     assert_eq!(get("POSTGRES_USER"), "postgres");
     assert!(!get("DATABASE_URL").contains("postgres://postgres"));
 }

@@ -211,7 +211,14 @@ async fn behind_trusted_proxies_failures_count_per_forwarded_client() -> anyhow:
     );
     // A client forging the header from outside is counted as itself.
     for _ in 0..10 {
-        get_from(&api, "/v1/items", &bad, "198.51.100.1:5", Some("203.0.113.9")).await;
+        get_from(
+            &api,
+            "/v1/items",
+            &bad,
+            "198.51.100.1:5",
+            Some("203.0.113.9"),
+        )
+        .await;
     }
     assert_eq!(
         get_from(&api, "/v1/items", &bad, "10.0.0.1:443", Some("203.0.113.9")).await,
@@ -378,7 +385,11 @@ async fn a_keyed_retry_of_an_accepted_write_publishes_nothing_again() -> anyhow:
     )
     .fetch_all(&w.api.db.pool)
     .await?;
-    assert_eq!(outcomes, ["pending", "accepted"], "recorded, then acknowledged, once");
+    assert_eq!(
+        outcomes,
+        ["pending", "accepted"],
+        "recorded, then acknowledged, once"
+    );
     // The sink sees the one event.
     let sink = w.sink("retry-test");
     let mut seen = StatusCode::NOT_FOUND;

@@ -35,7 +35,12 @@ pub struct Global {
     #[arg(long, env = "KAFKA_SASL_USERNAME", global = true)]
     pub kafka_sasl_username: Option<String>,
     /// SASL password (with KAFKA_SASL_USERNAME).
-    #[arg(long, env = "KAFKA_SASL_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KAFKA_SASL_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
     pub kafka_sasl_password: Option<String>,
     /// SASL mechanism: SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN.
     #[arg(long, env = "KAFKA_SASL_MECHANISM", global = true)]
@@ -207,7 +212,11 @@ pub struct JwtArgs {
     #[arg(long, env = "COMPOSERP_JWKS")]
     pub jwks: Option<String>,
     /// Accept HS256 tokens although a JWKS is set (the secret then signs for every tenant).
-    #[arg(long, env = "COMPOSERP_JWT_ALLOW_HS256_WITH_JWKS", default_value_t = false)]
+    #[arg(
+        long,
+        env = "COMPOSERP_JWT_ALLOW_HS256_WITH_JWKS",
+        default_value_t = false
+    )]
     pub allow_hs256_with_jwks: bool,
     /// Required token audience.
     #[arg(long, env = "COMPOSERP_JWT_AUDIENCE", default_value = "composerp")]

@@ -7,10 +7,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use composerp_events::{
-    
-    replenishment::{ReplenishmentPolicy, ReplenishmentRule, Weekday},
-};
+use composerp_events::replenishment::{ReplenishmentPolicy, ReplenishmentRule, Weekday};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
