@@ -111,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
             per_caller: 1_000_000,
             per_tenant: 1_000_000,
             failures_per_address: 1_000_000,
+            failures_per_identity: 1_000_000,
         })),
         events: None,
     };

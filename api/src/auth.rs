@@ -1,5 +1,8 @@
 //! Who is calling: OAuth2 bearer JWTs (RS256 and ES256 against a JWKS, HS256 with a shared secret
 //! for local use) and API keys for services, each carrying one tenant and one role.
+//!
+//! A token must be current (`exp`, `nbf`, `iat` within [`LEEWAY_SECS`]) and live no longer than
+//! the configured maximum; with a JWKS an issuer is required and HS256 is off unless enabled.
 
 use std::{collections::HashSet, sync::RwLock};
 
@@ -69,27 +72,98 @@ pub enum AuthError {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
     /// Neither a JWKS nor an HS256 secret.
-    #[error("no way to verify tokens: set a JWKS (file or URL) or an HS256 secret")]
+    #[error("no way to verify tokens: set a JWKS (file or https URL) or an HS256 secret")]
     NoKeys,
     /// The JWKS does not parse.
     #[error("JWKS: {0}")]
     Jwks(String),
+    /// The JWKS is to be fetched over plain http, where anyone on the path can swap the keys.
+    #[error("COMPOSERP_JWKS must be a file path or an https:// URL, not {0:?}")]
+    InsecureJwks(String),
     /// The HS256 secret is too short to be safe.
     #[error("the HS256 secret must have at least 32 bytes")]
     WeakSecret,
+    /// A JWKS without an issuer would accept any issuer's tokens signed by those keys.
+    #[error("COMPOSERP_JWT_ISSUER is required when a JWKS is set")]
+    IssuerRequired,
+    /// HS256 next to a JWKS makes the shared secret a master key for every tenant.
+    #[error(
+        "an HS256 secret and a JWKS together need COMPOSERP_JWT_ALLOW_HS256_WITH_JWKS=true \
+         (the shared secret can sign for every tenant)"
+    )]
+    Hs256WithJwks,
+    /// A claim name that is empty.
+    #[error("the {0} claim name must not be empty")]
+    ClaimName(&'static str),
+    /// A maximum token lifetime of zero.
+    #[error("COMPOSERP_JWT_MAX_TTL must be at least 1 second")]
+    MaxTtl,
 }
 
+/// Where the JWKS comes from: a local file, or an https URL (read at start and refreshed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// A file path.
+    File(String),
+    /// An `https://` URL.
+    Https(String),
+}
+
+impl JwksSource {
+    /// The source named by `s`; plain `http://` is refused.
+    pub fn parse(s: &str) -> Result<Self, AuthConfigError> {
+        let lower = s.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            Ok(JwksSource::Https(s.to_owned()))
+        } else if lower.contains("://") {
+            Err(AuthConfigError::InsecureJwks(s.to_owned()))
+        } else {
+            Ok(JwksSource::File(s.to_owned()))
+        }
+    }
+}
+
+/// The longest token lifetime accepted by default: 12 hours.
+pub const DEFAULT_MAX_TTL_SECS: u64 = 12 * 3600;
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: u64 = 30;
+
 /// How tokens are verified.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// Shared secret for HS256 tokens (local use); None refuses HS256.
     pub hs256_secret: Option<Vec<u8>>,
     /// Public keys for RS256 and ES256 tokens.
     pub jwks: Option<String>,
+    /// Accept HS256 even though a JWKS is set (off: the secret would be a master key).
+    pub allow_hs256_with_jwks: bool,
     /// Required `aud`.
     pub audience: String,
-    /// Required `iss`, if set.
+    /// Required `iss`; mandatory with a JWKS.
     pub issuer: Option<String>,
+    /// Claim holding the tenant id (a dotted path reaches into objects).
+    pub tenant_claim: String,
+    /// Claim holding the Composerp roles (an array of strings, or one space-separated string).
+    pub roles_claim: String,
+    /// Longest accepted lifetime, from `iat` (or from now without one) to `exp`, in seconds.
+    pub max_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    /// No keys, audience `composerp`, claims `tenant_id` and `roles`, at most 12 hours.
+    fn default() -> Self {
+        AuthConfig {
+            hs256_secret: None,
+            jwks: None,
+            allow_hs256_with_jwks: false,
+            audience: "composerp".into(),
+            issuer: None,
+            tenant_claim: "tenant_id".into(),
+            roles_claim: "roles".into(),
+            max_ttl_secs: DEFAULT_MAX_TTL_SECS,
+        }
+    }
 }
 
 /// Verifies bearer tokens.
@@ -98,15 +172,50 @@ pub struct Authenticator {
     jwks: RwLock<JwkSet>,
     audience: String,
     issuer: Option<String>,
+    tenant_claim: String,
+    roles_claim: String,
+    max_ttl_secs: i64,
 }
 
+/// The registered claims checked here; the tenant and roles are read from `rest` by name.
 #[derive(Debug, Deserialize)]
 struct Claims {
     sub: String,
+    exp: i64,
     #[serde(default)]
-    tenant_id: Option<String>,
-    #[serde(default)]
-    roles: Vec<String>,
+    iat: Option<i64>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The claim named `path`, or else at the dotted `path` (`realm_access.roles`): namespaced
+/// claims such as `https://example.com/tenant` hold dots of their own.
+fn claim<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    path: &str,
+) -> Option<&'a serde_json::Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let mut at = claims.get(parts.next()?)?;
+    for part in parts {
+        at = at.get(part)?;
+    }
+    Some(at)
+}
+
+/// The Composerp roles a roles claim names: an array of strings or a space-separated string.
+fn roles(value: Option<&serde_json::Value>) -> Option<Role> {
+    match value? {
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|r| r.as_str())
+            .filter_map(Role::parse)
+            .max(),
+        serde_json::Value::String(s) => s.split_whitespace().filter_map(Role::parse).max(),
+        _ => None,
+    }
 }
 
 impl Authenticator {
@@ -125,11 +234,31 @@ impl Authenticator {
         if hs256.is_none() && jwks.keys.is_empty() {
             return Err(AuthConfigError::NoKeys);
         }
+        if cfg.jwks.is_some() {
+            if cfg.issuer.as_deref().is_none_or(str::is_empty) {
+                return Err(AuthConfigError::IssuerRequired);
+            }
+            if hs256.is_some() && !cfg.allow_hs256_with_jwks {
+                return Err(AuthConfigError::Hs256WithJwks);
+            }
+        }
+        if cfg.tenant_claim.trim().is_empty() {
+            return Err(AuthConfigError::ClaimName("tenant"));
+        }
+        if cfg.roles_claim.trim().is_empty() {
+            return Err(AuthConfigError::ClaimName("roles"));
+        }
+        if cfg.max_ttl_secs == 0 {
+            return Err(AuthConfigError::MaxTtl);
+        }
         Ok(Authenticator {
             hs256,
             jwks: RwLock::new(jwks),
             audience: cfg.audience.clone(),
             issuer: cfg.issuer.clone(),
+            tenant_claim: cfg.tenant_claim.trim().to_owned(),
+            roles_claim: cfg.roles_claim.trim().to_owned(),
+            max_ttl_secs: i64::try_from(cfg.max_ttl_secs).unwrap_or(i64::MAX),
         })
     }
 
@@ -179,11 +308,13 @@ impl Authenticator {
             validation.set_issuer(&[iss]);
         }
         validation.required_spec_claims = HashSet::from(["exp", "sub", "aud"].map(str::to_owned));
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
             bad(match e.kind() {
                 K::ExpiredSignature => "expired",
+                K::ImmatureSignature => "not valid yet (nbf)",
                 K::InvalidAudience => "wrong audience",
                 K::InvalidIssuer => "wrong issuer",
                 K::InvalidSignature => "bad signature",
@@ -193,21 +324,33 @@ impl Authenticator {
             })
         })?;
         let c = data.claims;
-        let tenant = c
-            .tenant_id
+        self.check_lifetime(&c, chrono::Utc::now().timestamp())?;
+        let tenant = claim(&c.rest, &self.tenant_claim)
+            .and_then(|t| t.as_str())
             .filter(|t| valid_tenant(t))
-            .ok_or(AuthError::NoRole)?;
-        let role = c
-            .roles
-            .iter()
-            .filter_map(|r| Role::parse(r))
-            .max()
-            .ok_or(AuthError::NoRole)?;
+            .ok_or(AuthError::NoRole)?
+            .to_owned();
+        let role = roles(claim(&c.rest, &self.roles_claim)).ok_or(AuthError::NoRole)?;
         Ok(Principal {
             tenant,
             subject: c.sub,
             role,
         })
+    }
+
+    /// Refuses a token issued in the future or living longer than the maximum: a leaked
+    /// long-lived token would otherwise stay a key for as long as its issuer chose.
+    fn check_lifetime(&self, c: &Claims, now: i64) -> Result<(), AuthError> {
+        let bad = |m: &str| AuthError::Token(m.to_owned());
+        let leeway = LEEWAY_SECS as i64;
+        if c.iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(bad("issued in the future (iat)"));
+        }
+        let start = c.iat.unwrap_or(now).min(now);
+        if c.exp.saturating_sub(start) > self.max_ttl_secs.saturating_add(leeway) {
+            return Err(bad("lifetime over the maximum"));
+        }
+        Ok(())
     }
 }
 
@@ -216,6 +359,41 @@ pub fn valid_tenant(t: &str) -> bool {
     (1..=64).contains(&t.len())
         && t.bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+}
+
+/// Who a refused credential claims to be, unverified, for counting failures per identity: the
+/// API key id, or a token's `kid` and `sub` (at most 128 bytes, so it cannot grow memory).
+pub fn presented_identity(bearer: Option<&str>, api_key: Option<&str>) -> Option<String> {
+    use base64::Engine;
+    let id = if let Some(key) = api_key {
+        format!("key:{}", split_api_key(key).map_or(key, |(id, _)| id))
+    } else {
+        let token = bearer?;
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        let sub = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .ok()
+            })
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("sub").and_then(|s| s.as_str()).map(str::to_owned));
+        if kid.is_none() && sub.is_none() {
+            return None;
+        }
+        format!(
+            "jwt:{}:{}",
+            kid.unwrap_or_default(),
+            sub.unwrap_or_default()
+        )
+    };
+    let mut end = id.len().min(128);
+    while !id.is_char_boundary(end) {
+        end -= 1;
+    }
+    Some(id[..end].to_owned())
 }
 
 /// An API key as presented: `ck_<key id>.<secret>`.
@@ -314,11 +492,13 @@ mod tests {
         assert!(a.verify("not.a.token").is_err());
     }
 
+    const ISSUER: &str = "https://idp.example";
+
     fn signed(alg: Algorithm, kid: &str, key: &EncodingKey, tenant: &str) -> String {
         let mut header = Header::new(alg);
         header.kid = Some(kid.into());
         let claims = serde_json::json!({"sub": "svc", "aud": "composerp", "exp": exp(60),
-                                        "tenant_id": tenant, "roles": ["viewer"]});
+                                        "iss": ISSUER, "tenant_id": tenant, "roles": ["viewer"]});
         jsonwebtoken::encode(&header, &claims, key).expect("encodes")
     }
 
@@ -326,7 +506,7 @@ mod tests {
     fn rs256_and_es256_tokens_verify_against_the_jwks_and_nothing_else() {
         let jwks = Authenticator::new(&AuthConfig {
             jwks: Some(include_str!("../tests/fixtures/jwks.json").into()),
-            audience: "composerp".into(),
+            issuer: Some(ISSUER.into()),
             ..Default::default()
         })
         .expect("valid JWKS");
@@ -378,5 +558,159 @@ mod tests {
         let stored = Sha256::digest(secret.as_bytes());
         assert!(api_key_matches(&secret, &stored));
         assert!(!api_key_matches("t".repeat(40).as_str(), &stored));
+    }
+
+    fn claims_at(nbf: Option<i64>, iat: Option<i64>, exp_in: i64) -> serde_json::Value {
+        let mut c = serde_json::json!({"sub": "ann", "aud": "composerp", "exp": exp(exp_in),
+                                       "tenant_id": "acme", "roles": ["admin"]});
+        if let Some(nbf) = nbf {
+            c["nbf"] = exp(nbf).into();
+        }
+        if let Some(iat) = iat {
+            c["iat"] = exp(iat).into();
+        }
+        c
+    }
+
+    #[test]
+    fn a_token_valid_only_later_or_issued_in_the_future_is_refused() {
+        let a = auth();
+        let later = token(claims_at(Some(3600), None, 7200), SECRET);
+        assert_eq!(
+            a.verify(&later),
+            Err(AuthError::Token("not valid yet (nbf)".into()))
+        );
+        let future = token(claims_at(None, Some(600), 3600), SECRET);
+        assert_eq!(
+            a.verify(&future),
+            Err(AuthError::Token("issued in the future (iat)".into()))
+        );
+        // A few seconds of clock skew are tolerated.
+        let skewed = token(claims_at(Some(10), Some(10), 600), SECRET);
+        assert!(a.verify(&skewed).is_ok());
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_maximum_is_refused() {
+        let a = auth();
+        let year = token(claims_at(None, Some(0), 365 * 86_400), SECRET);
+        assert_eq!(
+            a.verify(&year),
+            Err(AuthError::Token("lifetime over the maximum".into()))
+        );
+        // Without iat the lifetime counts from now.
+        let no_iat = token(claims_at(None, None, 13 * 3600), SECRET);
+        assert!(a.verify(&no_iat).is_err());
+        // Issued long ago for a long life, even if it ends soon.
+        let old = token(claims_at(None, Some(-20 * 3600), 60), SECRET);
+        assert!(a.verify(&old).is_err());
+        let day = token(claims_at(None, Some(0), 11 * 3600), SECRET);
+        assert!(a.verify(&day).is_ok());
+        let short = Authenticator::new(&AuthConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            max_ttl_secs: 600,
+            ..Default::default()
+        })
+        .expect("valid config");
+        assert!(short.verify(&day).is_err());
+    }
+
+    #[test]
+    fn a_jwks_needs_an_issuer_and_refuses_hs256_unless_allowed() {
+        let jwks = Some(include_str!("../tests/fixtures/jwks.json").to_owned());
+        let no_issuer = AuthConfig {
+            jwks: jwks.clone(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Authenticator::new(&no_issuer),
+            Err(AuthConfigError::IssuerRequired)
+        ));
+        let both = AuthConfig {
+            jwks,
+            issuer: Some(ISSUER.into()),
+            hs256_secret: Some(SECRET.to_vec()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            Authenticator::new(&both),
+            Err(AuthConfigError::Hs256WithJwks)
+        ));
+        let allowed = Authenticator::new(&AuthConfig {
+            allow_hs256_with_jwks: true,
+            ..both
+        })
+        .expect("explicitly allowed");
+        let mut c = claims_at(None, Some(0), 60);
+        c["iss"] = ISSUER.into();
+        assert!(allowed.verify(&token(c, SECRET)).is_ok());
+    }
+
+    #[test]
+    fn a_jwks_is_read_from_a_file_or_https_only() {
+        assert_eq!(
+            JwksSource::parse("https://idp.example/jwks").ok(),
+            Some(JwksSource::Https("https://idp.example/jwks".into()))
+        );
+        assert_eq!(
+            JwksSource::parse("/etc/composerp/jwks.json").ok(),
+            Some(JwksSource::File("/etc/composerp/jwks.json".into()))
+        );
+        for insecure in ["http://idp.example/jwks", "HTTP://idp.example", "ftp://x/y"] {
+            assert!(matches!(
+                JwksSource::parse(insecure),
+                Err(AuthConfigError::InsecureJwks(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn tenant_and_roles_come_from_the_configured_claims_only() {
+        let a = Authenticator::new(&AuthConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            tenant_claim: "https://composerp.dev/tenant".into(),
+            roles_claim: "composerp.roles".into(),
+            ..Default::default()
+        })
+        .expect("valid config");
+        // The identity provider's own `roles` and `tenant_id` mean nothing here.
+        let idp = serde_json::json!({"sub": "ann", "aud": "composerp", "exp": exp(60),
+            "tenant_id": "acme", "roles": ["admin"]});
+        assert_eq!(a.verify(&token(idp, SECRET)), Err(AuthError::NoRole));
+        let ours = serde_json::json!({"sub": "ann", "aud": "composerp", "exp": exp(60),
+            "https://composerp.dev/tenant": "acme", "roles": ["admin"],
+            "composerp": {"roles": "viewer planner"}});
+        // A namespaced name is taken whole; a dotted path reaches into objects.
+        assert_eq!(
+            a.verify(&token(ours, SECRET)).map(|p| (p.tenant, p.role)),
+            Ok(("acme".into(), Role::Planner))
+        );
+        let b = Authenticator::new(&AuthConfig {
+            hs256_secret: Some(SECRET.to_vec()),
+            tenant_claim: "org".into(),
+            roles_claim: "composerp.roles".into(),
+            ..Default::default()
+        })
+        .expect("valid config");
+        let nested = serde_json::json!({"sub": "ann", "aud": "composerp", "exp": exp(60),
+            "org": "acme", "roles": ["admin"], "composerp": {"roles": "viewer planner"}});
+        assert_eq!(
+            b.verify(&token(nested, SECRET)).map(|p| (p.tenant, p.role)),
+            Ok(("acme".into(), Role::Planner))
+        );
+    }
+
+    #[test]
+    fn a_refused_credential_is_counted_under_the_identity_it_presents() {
+        let key = format!("ck_k1.{}", "s".repeat(40));
+        assert_eq!(presented_identity(None, Some(&key)), Some("key:k1".into()));
+        let t = token(
+            claims_at(None, None, 60),
+            b"another secret of 32 bytes length",
+        );
+        assert_eq!(presented_identity(Some(&t), None), Some("jwt::ann".into()));
+        assert_eq!(presented_identity(Some("garbage"), None), None);
+        let long = format!("ck_{}", "é".repeat(200));
+        assert!(presented_identity(None, Some(&long)).is_some_and(|i| i.len() <= 128));
     }
 }

@@ -1,7 +1,10 @@
 //! Composerp's read API: the sink tables over HTTP, one tenant per caller.
 //!
 //! - [`auth`]: bearer JWTs and API keys → a [`Principal`](auth::Principal) (tenant, role).
-//! - [`limit`]: rate limits per caller and per tenant (429 with Retry-After).
+//! - [`limit`]: rate limits per caller and per tenant (429 with Retry-After), and of failed
+//!   authentications per client address ([`client`]) and per presented identity.
+//! - [`audit`]: the audit log of refusals and writes.
+//! - [`mask`]: personal fields masked for viewers.
 //! - [`problem`]: every error as RFC 9457 `application/problem+json`.
 //! - [`page`]: keyset pagination with opaque cursors, and query/path extractors whose
 //!   refusals are problems too.
@@ -13,8 +16,11 @@
 //! API connects as `composerp_api`, a role row-level security always applies to: a query that
 //! forgot its tenant filter still sees one tenant.
 
+pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod limit;
+pub mod mask;
 pub mod openapi;
 pub mod page;
 pub mod problem;
@@ -26,7 +32,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 use axum::{
     Router,
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::header,
+    http::{StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -66,6 +72,22 @@ impl AppState {
             ))
             .await?)
     }
+    /// A read-write transaction scoped to `tenant` by row-level security (audit rows).
+    pub async fn tenant_write_tx(
+        &self,
+        tenant: &str,
+    ) -> Result<Transaction<'static, Postgres>, Problem> {
+        if !auth::valid_tenant(tenant) {
+            return Err(Problem::forbidden("invalid tenant id"));
+        }
+        Ok(self
+            .pool
+            .begin_with(format!(
+                "BEGIN; SELECT set_config('app.tenant_id', '{tenant}', true)"
+            ))
+            .await?)
+    }
+
     /// Ends a transaction of [`AppState::tenant_tx`] without waiting for the server: nothing
     /// was written, so its rollback is as good as a commit, and sqlx queues it on the
     /// connection, to be flushed when the pool takes the connection back, so the response does
@@ -75,8 +97,9 @@ impl AppState {
     }
 }
 
-/// The API: `/v1` behind authentication, health and the OpenAPI document without. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so failed authentications are limited
+/// The API: `/v1` behind authentication, health and the OpenAPI document without (metrics are
+/// served on an address of their own by the binary). Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so failed authentications are counted
 /// per client address (without it, all clients share one address budget).
 pub fn router(state: AppState) -> Router {
     let v1 = routes::v1().layer(middleware::from_fn_with_state(state.clone(), authenticate));
@@ -85,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::routes())
         .merge(openapi::routes())
         .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .layer(middleware::from_fn(observe))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -97,12 +121,7 @@ async fn observe(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched".to_owned(), |p| p.as_str().to_owned());
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let request_id = audit::cap(&audit::request_id(req.headers()).unwrap_or_default()).0;
     let method = req.method().to_string();
     let span = tracing::info_span!("request", %method, %route, request_id);
     let started = Instant::now();
@@ -115,16 +134,25 @@ async fn observe(req: Request, next: Next) -> Response {
     res
 }
 
-/// Resolves the caller from `Authorization: Bearer …` or `X-Api-Key`; refusals are 401 problems
-/// and land in the audit log.
+/// Resolves the caller from `Authorization: Bearer …` or `X-Api-Key`. Credentials are checked
+/// before any failure limit, so valid ones always pass; refusals are 401 (403 without a role)
+/// problems and land in the audit log, or 429 without an audit row each once the address or the
+/// presented identity fails too often. A 403 of a handler is audited too.
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let address = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    if let Err(problem) = state.limits.check_address(&address) {
-        return problem.into_response();
-    }
+        .map(|c| c.0.ip());
+    let address = peer.map_or_else(
+        || "unknown".to_owned(),
+        |peer| {
+            let forwarded = req
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok());
+            state.limits.proxies().client(peer, forwarded).to_string()
+        },
+    );
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -139,41 +167,80 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let result = match (bearer, api_key) {
+    let result = match (&bearer, &api_key) {
         (Some(_), Some(_)) => Err(AuthError::Both),
-        (Some(token), None) => state.auth.verify(&token),
-        (None, Some(key)) => api_key_principal(&state.pool, &key).await,
+        (Some(token), None) => state.auth.verify(token),
+        (None, Some(key)) => api_key_principal(&state.pool, key).await,
         (None, None) => Err(AuthError::Missing),
     };
-    match result {
-        Ok(p) => {
-            if let Err(problem) = state.limits.check(&p) {
-                tracing::info!(tenant = %p.tenant, "Rate limit exceeded.");
-                return problem.into_response();
-            }
-            req.extensions_mut().insert(p);
-            next.run(req).await
-        }
+    let p = match result {
+        Ok(p) => p,
         Err(e) => {
-            let request_id = req
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            state.limits.failed(&address);
-            audit_failure(&state.pool, req.uri().path(), &e, request_id);
-            let problem = match e {
-                AuthError::NoRole => Problem::forbidden(e.to_string()),
-                _ => Problem::unauthorized(e.to_string()),
-            };
-            let mut res = problem.into_response();
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer realm=\"composerp\""),
-            );
-            res
+            let identity = auth::presented_identity(bearer.as_deref(), api_key.as_deref());
+            return refuse(&state, &req, &address, identity.as_deref(), e);
         }
+    };
+    if let Err(problem) = state.limits.check(&p) {
+        tracing::info!(tenant = %p.tenant, "Rate limit exceeded.");
+        return problem.into_response();
     }
+    let (path, request_id) = (
+        req.uri().path().to_owned(),
+        audit::request_id(req.headers()),
+    );
+    req.extensions_mut().insert(p.clone());
+    let res = next.run(req).await;
+    if res.status() == StatusCode::FORBIDDEN {
+        audit::refusal(
+            &state.pool,
+            audit::Refusal {
+                tenant: p.tenant,
+                actor: p.subject,
+                action: "authorize",
+                path,
+                outcome: "forbidden".into(),
+                request_id,
+            },
+        );
+    }
+    res
+}
+
+/// Answers refused credentials: audited 401/403 within the failure limits, 429 beyond them.
+fn refuse(
+    state: &AppState,
+    req: &Request,
+    address: &str,
+    identity: Option<&str>,
+    e: AuthError,
+) -> Response {
+    if let Some(retry_after) = state.limits.failed(address, identity) {
+        metrics::counter!("composerp_api_audit_dropped_total", "reason" => "failure_limit")
+            .increment(1);
+        return Problem::too_many_requests(retry_after).into_response();
+    }
+    tracing::info!(path = %audit::cap(req.uri().path()).0, reason = %e, "Authentication refused.");
+    audit::refusal(
+        &state.pool,
+        audit::Refusal {
+            tenant: String::new(),
+            actor: String::new(),
+            action: "authenticate",
+            path: req.uri().path().to_owned(),
+            outcome: e.to_string(),
+            request_id: audit::request_id(req.headers()),
+        },
+    );
+    let problem = match e {
+        AuthError::NoRole => Problem::forbidden(e.to_string()),
+        _ => Problem::unauthorized(e.to_string()),
+    };
+    let mut res = problem.into_response();
+    res.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer realm=\"composerp\""),
+    );
+    res
 }
 
 async fn api_key_principal(pool: &PgPool, key: &str) -> Result<Principal, AuthError> {
@@ -199,26 +266,6 @@ async fn api_key_principal(pool: &PgPool, key: &str) -> Result<Principal, AuthEr
         subject: format!("api-key:{id}"),
         role: Role::parse(&role).ok_or(AuthError::NoRole)?,
     })
-}
-
-/// Appends an authentication failure to the audit log, off the request path.
-fn audit_failure(pool: &PgPool, path: &str, e: &AuthError, request_id: Option<String>) {
-    tracing::info!(path, reason = %e, "Authentication refused.");
-    let (pool, path, outcome) = (pool.clone(), path.to_owned(), e.to_string());
-    tokio::spawn(async move {
-        let r = sqlx::query(
-            "INSERT INTO audit.audit_log (tenant_id, actor, action, resource, outcome, request_id) \
-             VALUES ('', '', 'authenticate', $1, $2, $3)",
-        )
-        .bind(path)
-        .bind(outcome)
-        .bind(request_id)
-        .execute(&pool)
-        .await;
-        if let Err(e) = r {
-            tracing::warn!(error = %e, "Audit log write failed.");
-        }
-    });
 }
 
 /// Refuses a caller below `needed` with 403.

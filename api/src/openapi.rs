@@ -5,7 +5,8 @@ use axum::{Json, Router, routing::get};
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        ContentBuilder, Ref, ResponseBuilder,
+        ContentBuilder, ObjectBuilder, Ref, ResponseBuilder, Type,
+        schema::Object,
         security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -119,6 +120,30 @@ impl Modify for Security {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
         );
     }
+}
+
+/// The symbols a string field takes, as an enum schema (the events' Avro enums are not
+/// `ToSchema`, so each field names its list here).
+fn symbols(values: &[&str]) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
+}
+
+/// `location_type`: STORE, WAREHOUSE or DC.
+pub(crate) fn location_types() -> Object {
+    symbols(&["STORE", "WAREHOUSE", "DC"])
+}
+
+/// `uom`: EACH, KILOGRAM, LITRE or METRE.
+pub(crate) fn units() -> Object {
+    symbols(&["EACH", "KILOGRAM", "LITRE", "METRE"])
+}
+
+/// `policy`: S_Q, S_S, R_S or MIN_MAX.
+pub(crate) fn policies() -> Object {
+    symbols(&["S_Q", "S_S", "R_S", "MIN_MAX"])
 }
 
 /// The document as pretty JSON (what `api/openapi.json` holds).

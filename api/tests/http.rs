@@ -517,7 +517,7 @@ async fn writes_are_validated_published_and_materialized_by_the_sink() -> anyhow
     );
     let writes: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit.audit_log WHERE action = 'put' AND actor = 'acme-user' \
-         AND tenant_id = 'acme' AND NOT detail::text LIKE '%farm.example%'",
+         AND tenant_id = 'acme' AND outcome = 'accepted' AND NOT detail::text LIKE '%farm.example%'",
     )
     .fetch_one(&api.db.pool)
     .await?;

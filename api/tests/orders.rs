@@ -366,7 +366,7 @@ async fn commands_go_to_the_orders_owner_and_their_outcomes_show() -> anyhow::Re
         )
     );
 
-    // Nothing answered yet: pending.
+    // Nothing answered yet: pending. Who asked is a person, masked for a viewer.
     let viewer = bearer(&token("acme", "viewer"));
     let h = Some(("authorization", viewer.as_str()));
     let (status, outcome, _) = api.get(&href, h).await;
@@ -377,7 +377,7 @@ async fn commands_go_to_the_orders_owner_and_their_outcomes_show() -> anyhow::Re
             &outcome["action"],
             &outcome["requested_by"]
         ),
-        (&json!("PENDING"), &json!("APPROVE"), &json!("acme-user"))
+        (&json!("PENDING"), &json!("APPROVE"), &json!("a***"))
     );
 
     // The processor applies the approval and rejects the cancel that came after it.

@@ -31,6 +31,23 @@ pub struct Global {
     /// Extra librdkafka properties, comma separated k=v (e.g. security.protocol=SASL_SSL).
     #[arg(long, env = "KAFKA_PROPERTIES", global = true, hide_env_values = true)]
     pub kafka_properties: Option<String>,
+    /// SASL user of Composerp's Kafka clients; unset connects without SASL.
+    #[arg(long, env = "KAFKA_SASL_USERNAME", global = true)]
+    pub kafka_sasl_username: Option<String>,
+    /// SASL password (with KAFKA_SASL_USERNAME).
+    #[arg(
+        long,
+        env = "KAFKA_SASL_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
+    pub kafka_sasl_password: Option<String>,
+    /// SASL mechanism: SCRAM-SHA-512 (default), SCRAM-SHA-256 or PLAIN.
+    #[arg(long, env = "KAFKA_SASL_MECHANISM", global = true)]
+    pub kafka_sasl_mechanism: Option<String>,
+    /// SASL_PLAINTEXT (default) or SASL_SSL, with KAFKA_SASL_USERNAME.
+    #[arg(long, env = "KAFKA_SECURITY_PROTOCOL", global = true)]
+    pub kafka_security_protocol: Option<String>,
     /// Confluent-compatible schema registry; unset uses the embedded catalog and ids.
     #[arg(
         long,
@@ -82,8 +99,26 @@ impl Global {
                 return Err(format!("KAFKA_BROKERS (--brokers): {b:?} is not host:port"));
             }
         }
-        let kafka = KafkaSettings::new(&self.brokers, self.kafka_properties.as_deref())
+        let mut kafka = KafkaSettings::new(&self.brokers, self.kafka_properties.as_deref())
             .map_err(|e| format!("KAFKA_PROPERTIES (--kafka-properties): {e}"))?;
+        match (&self.kafka_sasl_username, &self.kafka_sasl_password) {
+            (Some(user), Some(password)) => {
+                let sasl = composerp_kafka::settings::Sasl::new(
+                    self.kafka_security_protocol.as_deref(),
+                    self.kafka_sasl_mechanism.as_deref(),
+                    user,
+                    password,
+                )
+                .map_err(|e| e.to_string())?;
+                kafka = kafka.with_sasl(sasl);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(
+                    "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD are needed together".into(),
+                );
+            }
+        }
         if let Some(url) = &self.schema_registry_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -173,15 +208,31 @@ pub struct JwtArgs {
     /// Shared secret for HS256 tokens (at least 32 bytes); unset refuses HS256.
     #[arg(long, env = "COMPOSERP_JWT_HS256_SECRET", hide_env_values = true)]
     pub jwt_hs256_secret: Option<String>,
-    /// JWKS with the RS256/ES256 public keys: a file path or an http(s) URL (read at start).
+    /// JWKS with the RS256/ES256 public keys: a file path or an https URL (read at start).
     #[arg(long, env = "COMPOSERP_JWKS")]
     pub jwks: Option<String>,
+    /// Accept HS256 tokens although a JWKS is set (the secret then signs for every tenant).
+    #[arg(
+        long,
+        env = "COMPOSERP_JWT_ALLOW_HS256_WITH_JWKS",
+        default_value_t = false
+    )]
+    pub allow_hs256_with_jwks: bool,
     /// Required token audience.
     #[arg(long, env = "COMPOSERP_JWT_AUDIENCE", default_value = "composerp")]
     pub jwt_audience: String,
-    /// Required token issuer, if any.
+    /// Required token issuer; mandatory with a JWKS.
     #[arg(long, env = "COMPOSERP_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
+    /// Claim holding the tenant id (a dotted path reaches into objects).
+    #[arg(long, env = "COMPOSERP_JWT_TENANT_CLAIM", default_value = "tenant_id")]
+    pub jwt_tenant_claim: String,
+    /// Claim holding the Composerp roles.
+    #[arg(long, env = "COMPOSERP_JWT_ROLES_CLAIM", default_value = "roles")]
+    pub jwt_roles_claim: String,
+    /// Longest accepted token lifetime in seconds (from `iat` to `exp`).
+    #[arg(long, env = "COMPOSERP_JWT_MAX_TTL", default_value_t = composerp_api::auth::DEFAULT_MAX_TTL_SECS)]
+    pub jwt_max_ttl: u64,
 }
 
 /// `composerp api serve`
@@ -199,9 +250,19 @@ pub struct ApiServeArgs {
     /// Requests per second per tenant, all callers together; twice that as a burst.
     #[arg(long, env = "COMPOSERP_API_RATE_PER_TENANT", default_value_t = 1000)]
     pub rate_per_tenant: u32,
-    /// Failed authentications per second per client address before it is refused for a while.
+    /// Failed authentications per second per client address before its refusals become 429s.
     #[arg(long, env = "COMPOSERP_API_FAILURES_PER_ADDRESS", default_value_t = 5)]
     pub failures_per_address: u32,
+    /// Failed authentications per second per presented key id or token subject, likewise.
+    #[arg(long, env = "COMPOSERP_API_FAILURES_PER_IDENTITY", default_value_t = 5)]
+    pub failures_per_identity: u32,
+    /// Proxies (addresses or CIDR blocks, comma separated) whose `X-Forwarded-For` names the
+    /// client; empty trusts none, so the TCP peer is the client.
+    #[arg(long, env = "COMPOSERP_API_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Serve Prometheus metrics on this address (not on the API's), e.g. 127.0.0.1:9469.
+    #[arg(long, env = "COMPOSERP_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Token verification.
     #[command(flatten)]
     pub jwt: JwtArgs,
@@ -216,7 +277,7 @@ pub struct TokenArgs {
     /// Subject (who the token is for).
     #[arg(long, default_value = "local-user")]
     pub subject: String,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds, at most COMPOSERP_JWT_MAX_TTL.
     #[arg(long, default_value_t = 3600)]
     pub ttl: i64,
     /// Token verification settings (the secret signs).

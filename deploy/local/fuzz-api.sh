@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the API (reads and writes, as a planner) from its own OpenAPI document with Schemathesis (PyPI): every check, so a
-# 500, an undocumented status or a body outside its schema fails the run. Uses a database of its
+# Fuzzes the API (reads and writes) from its own OpenAPI document with Schemathesis (PyPI), once
+# per role (viewer, planner, admin; ROLES overrides): every check, so a 500, an undocumented
+# status or a body outside its schema fails the run. Uses a database of its
 # own on the server of DATABASE_URL, seeded with a few rows of two tenants, and a local Tansu
 # broker for the writes; both are gone after.
 # MAX_EXAMPLES per operation (default 100).
@@ -67,17 +68,20 @@ done
 export COMPOSERP_JWT_HS256_SECRET="fuzz-$(python3 -c 'import secrets; print(secrets.token_hex(24))')"
 export DATABASE_URL="$URL"
 "$BIN" api serve --listen "127.0.0.1:$PORT" --rate-per-caller 100000 --rate-per-tenant 100000 \
-  --failures-per-address 100000 &
+  --failures-per-address 100000 --failures-per-identity 100000 &
 api_pid=$!
 for _ in $(seq 1 50); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.2
 done
-TOKEN="$("$BIN" --tenant fuzz api token --role planner)"
 # Schemathesis keeps a cache in its working directory: give it one outside the work tree.
 WORK="$(mktemp -d)"
 ROOT="$PWD"
 cd "$WORK"
-"$VENV/bin/schemathesis" --config-file "$ROOT/deploy/local/schemathesis.toml" \
-  run "http://127.0.0.1:$PORT/openapi.json" --checks all --max-examples "${MAX_EXAMPLES:-100}" \
-  --header "Authorization: Bearer $TOKEN"
+for role in ${ROLES:-viewer planner admin}; do
+  echo "== as $role"
+  TOKEN="$("$BIN" --tenant fuzz api token --role "$role")"
+  "$VENV/bin/schemathesis" --config-file "$ROOT/deploy/local/schemathesis.toml" \
+    run "http://127.0.0.1:$PORT/openapi.json" --checks all --max-examples "${MAX_EXAMPLES:-100}" \
+    --header "Authorization: Bearer $TOKEN"
+done

@@ -11,6 +11,62 @@ pub enum KafkaSettingsError {
     /// No broker given.
     #[error("KAFKA_BROKERS is empty: give host:port[,host:port…]")]
     NoBrokers,
+    /// A SASL mechanism Composerp does not configure.
+    #[error("KAFKA_SASL_MECHANISM {0:?} is none of SCRAM-SHA-256, SCRAM-SHA-512, PLAIN")]
+    SaslMechanism(String),
+    /// A security protocol that does not carry SASL.
+    #[error("KAFKA_SECURITY_PROTOCOL {0:?} is neither SASL_PLAINTEXT nor SASL_SSL")]
+    SaslProtocol(String),
+}
+
+/// SASL credentials of Composerp's clients (SCRAM on the brokers' authenticated listener).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sasl {
+    /// `SASL_PLAINTEXT` or `SASL_SSL`.
+    pub protocol: String,
+    /// `SCRAM-SHA-256`, `SCRAM-SHA-512` or `PLAIN`.
+    pub mechanism: String,
+    /// User name.
+    pub username: String,
+    /// Password (never printed).
+    pub password: String,
+}
+
+impl Sasl {
+    /// Checked credentials; `protocol` defaults to `SASL_PLAINTEXT`, `mechanism` to
+    /// `SCRAM-SHA-512`.
+    pub fn new(
+        protocol: Option<&str>,
+        mechanism: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> Result<Self, KafkaSettingsError> {
+        let protocol = protocol.unwrap_or("SASL_PLAINTEXT").to_ascii_uppercase();
+        if !["SASL_PLAINTEXT", "SASL_SSL"].contains(&protocol.as_str()) {
+            return Err(KafkaSettingsError::SaslProtocol(protocol));
+        }
+        let mechanism = mechanism.unwrap_or("SCRAM-SHA-512").to_ascii_uppercase();
+        if !["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"].contains(&mechanism.as_str()) {
+            return Err(KafkaSettingsError::SaslMechanism(mechanism));
+        }
+        Ok(Sasl {
+            protocol,
+            mechanism,
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Debug for Sasl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sasl")
+            .field("protocol", &self.protocol)
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Where the brokers are and any extra librdkafka properties (security, tuning).
@@ -20,6 +76,8 @@ pub struct KafkaSettings {
     pub brokers: String,
     /// Extra librdkafka properties, applied last (e.g. `security.protocol=SASL_SSL`).
     pub properties: Vec<(String, String)>,
+    /// SASL credentials, applied before the extra properties.
+    pub sasl: Option<Sasl>,
 }
 
 impl KafkaSettings {
@@ -50,7 +108,14 @@ impl KafkaSettings {
         Ok(Self {
             brokers: brokers.trim().to_owned(),
             properties: props,
+            sasl: None,
         })
+    }
+
+    /// The same settings authenticating with `sasl`.
+    pub fn with_sasl(mut self, sasl: Sasl) -> Self {
+        self.sasl = Some(sasl);
+        self
     }
 
     fn base(&self) -> ClientConfig {
@@ -61,6 +126,12 @@ impl KafkaSettings {
     }
 
     fn finish(&self, mut c: ClientConfig) -> ClientConfig {
+        if let Some(s) = &self.sasl {
+            c.set("security.protocol", &s.protocol)
+                .set("sasl.mechanism", &s.mechanism)
+                .set("sasl.username", &s.username)
+                .set("sasl.password", &s.password);
+        }
         for (k, v) in &self.properties {
             c.set(k, v);
         }
@@ -134,6 +205,29 @@ mod tests {
         assert!(matches!(
             KafkaSettings::new("b:1", Some("acks")),
             Err(KafkaSettingsError::BadProperty(_))
+        ));
+    }
+
+    #[test]
+    fn sasl_credentials_configure_every_client_and_are_never_printed() {
+        let sasl = Sasl::new(None, Some("scram-sha-256"), "composerp", "s3cret").expect("valid");
+        let s = KafkaSettings::new("b:9094", None)
+            .expect("valid")
+            .with_sasl(sasl);
+        for c in [s.admin(), s.producer(), s.consumer("g")] {
+            assert_eq!(c.get("security.protocol"), Some("SASL_PLAINTEXT"));
+            assert_eq!(c.get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+            assert_eq!(c.get("sasl.username"), Some("composerp"));
+            assert_eq!(c.get("sasl.password"), Some("s3cret"));
+        }
+        assert!(!format!("{s:?}").contains("s3cret"));
+        assert!(matches!(
+            Sasl::new(Some("PLAINTEXT"), None, "u", "p"),
+            Err(KafkaSettingsError::SaslProtocol(_))
+        ));
+        assert!(matches!(
+            Sasl::new(None, Some("GSSAPI"), "u", "p"),
+            Err(KafkaSettingsError::SaslMechanism(_))
         ));
     }
 }

@@ -10,6 +10,7 @@ use super::writes;
 use crate::{
     AppState,
     auth::{Principal, Role},
+    mask::{self, Redact},
     page::{Page, Params, Segments, decode_cursor, limit},
     problem::{ApiResult, Problem},
     require,
@@ -83,9 +84,10 @@ pub struct Supplier {
     pub supplier_id: String,
     /// Name.
     pub name: String,
-    /// Contact email (personal data: never logged).
+    /// Contact email (personal data: never logged). Masked for the viewer role
+    /// (`j***@example.com`).
     pub contact_email: Option<String>,
-    /// Contact phone (personal data: never logged).
+    /// Contact phone (personal data: never logged). Masked for the viewer role (`***67`).
     pub contact_phone: Option<String>,
     /// Currency of its prices.
     pub currency: String,
@@ -96,6 +98,21 @@ pub struct Supplier {
     pub attributes: Option<serde_json::Value>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+impl Redact for Item {
+    fn redact(&mut self, _: Role) {}
+}
+
+impl Redact for Location {
+    fn redact(&mut self, _: Role) {}
+}
+
+impl Redact for Supplier {
+    fn redact(&mut self, role: Role) {
+        mask::field(&mut self.contact_email, role, mask::email);
+        mask::field(&mut self.contact_phone, role, mask::phone);
+    }
 }
 
 /// Filters and page of a catalog list.
@@ -157,7 +174,7 @@ async fn list<T>(
     id: impl Fn(&T) -> String,
 ) -> ApiResult<Json<Page<T>>>
 where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin + Redact,
 {
     require(p, Role::Viewer)?;
     let limit = limit(q.limit)?;
@@ -184,18 +201,19 @@ where
     sql.push(format!(" ORDER BY {} LIMIT ", t.id))
         .push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let mut rows: Vec<T> = sql.build_query_as().fetch_all(&mut *tx).await?;
     AppState::end_read(tx);
+    rows.iter_mut().for_each(|r| r.redact(p.role));
     Ok(Json(Page::of(rows, limit, id)))
 }
 
 async fn one<T>(state: &AppState, p: &Principal, t: &Table, id: &str) -> ApiResult<Json<T>>
 where
-    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin + Redact,
 {
     require(p, Role::Viewer)?;
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let row: Option<T> = sqlx::query_as(&format!(
+    let mut row: Option<T> = sqlx::query_as(&format!(
         "SELECT {} FROM {} WHERE tenant_id = $1 AND {} = $2",
         t.columns, t.name, t.id
     ))
@@ -204,6 +222,9 @@ where
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);
+    if let Some(r) = row.as_mut() {
+        r.redact(p.role);
+    }
     row.map(Json)
         .ok_or_else(|| Problem::not_found(format!("no {} {id}", t.noun)))
 }

@@ -17,7 +17,8 @@ use axum::Router;
 
 use crate::AppState;
 
-/// Every `/v1` route (authentication is layered on by the caller).
+/// Every `/v1` route (authentication is layered on by the caller); a method a path does not
+/// answer is a 405 problem.
 pub fn v1() -> Router<AppState> {
     Router::new()
         .merge(positions::routes())
@@ -30,4 +31,5 @@ pub fn v1() -> Router<AppState> {
         .merge(forecasts::routes())
         .merge(accuracy::routes())
         .merge(features::routes())
+        .method_not_allowed_fallback(|| async { crate::problem::Problem::method_not_allowed() })
 }

@@ -26,8 +26,9 @@ use super::{
     writes::{Body, id, publish_audited},
 };
 use crate::{
-    AppState,
+    AppState, audit,
     auth::{Principal, Role},
+    mask,
     page::Segments,
     problem::{ApiResult, Problem},
     require,
@@ -88,20 +89,7 @@ fn command_id(
     po_number: &str,
     action: &str,
 ) -> Result<(EventId, bool), Problem> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok((EventId::random(), false));
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            Problem::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
-                .at("Idempotency-Key")
-        })?;
-    let parts: [&str; 6] = ["po-command", &p.tenant, &p.subject, po_number, action, key];
-    let name = parts.join("\0");
-    Ok((EventId::from_name(&name), true))
+    audit::event_id(headers, p, ("po-command", po_number, action))
 }
 
 /// Whether the audit log holds command `id` on `po_number` as accepted: then a request with
@@ -109,22 +97,18 @@ fn command_id(
 /// order may have moved on since, so the checks would now refuse it).
 async fn accepted_before(
     state: &AppState,
-    tenant: &str,
-    po_number: &str,
+    p: &Principal,
+    (po_number, action): (&str, &str),
     id: EventId,
 ) -> Result<bool, Problem> {
-    let mut tx = state.tenant_tx(tenant).await?;
-    let found: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM audit.audit_log WHERE tenant_id = $1 AND resource = $2 \
-         AND outcome = 'accepted' AND detail ->> 'event_id' = $3 LIMIT 1",
-    )
-    .bind(tenant)
-    .bind(resource(po_number))
-    .bind(id.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
-    AppState::end_read(tx);
-    Ok(found.is_some())
+    let resource = resource(po_number);
+    let w = audit::Write {
+        p,
+        action,
+        resource: &resource,
+        event_id: id,
+    };
+    Ok(audit::lookup(state, w).await? == Some(audit::Recorded::Accepted))
 }
 
 /// Publishes `action` on order `d` as command `id`, audits it and answers 202.
@@ -169,7 +153,7 @@ fn is_open(l: &OrderLine) -> bool {
 /// Asks the order's owner to approve a DRAFT purchase order (admin); its open lines then count
 /// as on order. `Idempotency-Key` makes a retry name the same command.
 #[utoipa::path(post, path = "/v1/purchase-orders/{po_number}/approve", tag = "replenishment",
-    params(("po_number" = String, Path, description = "Order number"),
+    params(("po_number" = String, Path, description = "Order number", pattern = "^[A-Za-z0-9._-]{1,64}$"),
            ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same command")),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Command published; `Location` shows its outcome", body = CommandAccepted,
@@ -185,7 +169,7 @@ pub async fn approve(
     require(&p, Role::Admin)?;
     id("po_number", &po_number)?;
     let (command, keyed) = command_id(&headers, &p, &po_number, "approve")?;
-    if keyed && accepted_before(&s, &p.tenant, &po_number, command).await? {
+    if keyed && accepted_before(&s, &p, (&po_number, "approve"), command).await? {
         return Ok(accepted(&po_number, command));
     }
     let d = load(&s, &p.tenant, &po_number).await?;
@@ -246,14 +230,14 @@ fn chosen_lines(d: &PurchaseOrderDetail, numbers: &[i32]) -> Result<(), Problem>
 /// Asks the order's owner to cancel a purchase order or some of its lines (admin); their open
 /// quantity then leaves on order. `Idempotency-Key` makes a retry name the same command.
 #[utoipa::path(post, path = "/v1/purchase-orders/{po_number}/cancel", tag = "replenishment",
-    params(("po_number" = String, Path, description = "Order number"),
+    params(("po_number" = String, Path, description = "Order number", pattern = "^[A-Za-z0-9._-]{1,64}$"),
            ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same command")),
     request_body = CancelWrite,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Command published; `Location` shows its outcome", body = CommandAccepted,
                 headers(("Location" = String, description = "The command's outcome resource"))),
               (status = 409, description = "Already cancelled, received, or no open line", body = Problem, content_type = "application/problem+json"),
-              (status = 422, description = "A line does not exist or is cancelled", body = Problem, content_type = "application/problem+json")))]
+              (status = 422, description = "Malformed order number or reason, or a line that does not exist or is cancelled", body = Problem, content_type = "application/problem+json")))]
 pub async fn cancel(
     State(s): State<AppState>,
     Extension(p): Extension<Principal>,
@@ -268,7 +252,7 @@ pub async fn cancel(
         return Err(Problem::unprocessable("reason must be 1 to 500 characters").at("/reason"));
     }
     let (command, keyed) = command_id(&headers, &p, &po_number, "cancel")?;
-    if keyed && accepted_before(&s, &p.tenant, &po_number, command).await? {
+    if keyed && accepted_before(&s, &p, (&po_number, "cancel"), command).await? {
         return Ok(accepted(&po_number, command));
     }
     let d = load(&s, &p.tenant, &po_number).await?;
@@ -326,7 +310,7 @@ pub struct CommandOutcome {
     /// The order's status after the change the command caused (APPLIED), or when it arrived
     /// (REJECTED).
     pub status: Option<String>,
-    /// Who asked.
+    /// Who asked. Masked for the viewer role (`j***`).
     pub requested_by: Option<String>,
     /// When the API accepted it.
     pub requested_at: Option<DateTime<Utc>>,
@@ -405,6 +389,8 @@ pub async fn command(
         )));
     };
     let rejected = state == "REJECTED";
+    let mut requested_by = t.requested_by.or(t.rejected_by);
+    mask::field(&mut requested_by, p.role, mask::person);
     Ok(Json(CommandOutcome {
         command_id,
         po_number,
@@ -413,7 +399,7 @@ pub async fn command(
         code: t.code.filter(|_| rejected),
         detail: t.detail.filter(|_| rejected),
         status,
-        requested_by: t.requested_by.or(t.rejected_by),
+        requested_by,
         requested_at: t.requested_at,
         decided_at,
     }))

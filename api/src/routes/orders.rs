@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::{
     AppState,
     auth::{Principal, Role},
+    mask::{self, Redact},
     page::{Page, Params, Segments, decode_cursor, limit},
     problem::{ApiResult, Problem},
     require,
@@ -71,7 +72,8 @@ pub struct PurchaseOrder {
     pub created_at: Option<DateTime<Utc>>,
     /// When it was approved.
     pub approved_at: Option<DateTime<Utc>>,
-    /// Who approved it (a user, or the auto-approval rule).
+    /// Who approved it (a user, or the auto-approval rule). A user is masked for the viewer
+    /// role (`j***`).
     pub approved_by: Option<String>,
     /// Whether the tenant's rule approved it.
     pub auto_approved: Option<bool>,
@@ -93,7 +95,7 @@ pub struct OrderLine {
     pub unit_cost: Option<String>,
     /// When it was cancelled, if it was.
     pub cancelled_at: Option<DateTime<Utc>>,
-    /// Who cancelled it.
+    /// Who cancelled it. Masked for the viewer role (`j***`).
     pub cancelled_by: Option<String>,
     /// Why.
     pub cancel_reason: Option<String>,
@@ -101,6 +103,21 @@ pub struct OrderLine {
     pub received: i64,
     /// More received than ordered.
     pub over_received: bool,
+}
+
+impl Redact for PurchaseOrder {
+    fn redact(&mut self, role: Role) {
+        mask::field(&mut self.approved_by, role, mask::person);
+    }
+}
+
+impl Redact for PurchaseOrderDetail {
+    fn redact(&mut self, role: Role) {
+        self.order.redact(role);
+        for line in &mut self.order_lines {
+            mask::field(&mut line.cancelled_by, role, mask::person);
+        }
+    }
 }
 
 /// A purchase order with its lines.
@@ -173,8 +190,9 @@ pub async fn list(
     }
     sql.push(" ORDER BY po_number LIMIT ").push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows: Vec<PurchaseOrder> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let mut rows: Vec<PurchaseOrder> = sql.build_query_as().fetch_all(&mut *tx).await?;
     AppState::end_read(tx);
+    rows.iter_mut().for_each(|r| r.redact(p.role));
     Ok(Json(Page::of(rows, limit, |r| r.po_number.clone())))
 }
 
@@ -221,5 +239,7 @@ pub async fn one(
     Segments(po_number): Segments<String>,
 ) -> ApiResult<Json<PurchaseOrderDetail>> {
     require(&p, Role::Viewer)?;
-    Ok(Json(load(&state, &p.tenant, &po_number).await?))
+    let mut order = load(&state, &p.tenant, &po_number).await?;
+    order.redact(p.role);
+    Ok(Json(order))
 }

@@ -7,15 +7,12 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, Utc};
-use composerp_events::{
-    EventId, Timestamp,
-    replenishment::{ReplenishmentPolicy, ReplenishmentRule, Weekday},
-};
+use composerp_events::replenishment::{ReplenishmentPolicy, ReplenishmentRule, Weekday};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, QueryBuilder};
 use utoipa::{IntoParams, ToSchema};
 
-use super::writes::{Accepted, Body, accept, attributes, id};
+use super::writes::{Accepted, Body, accept, attributes, envelope, id};
 use crate::{
     AppState,
     auth::{Principal, Role},
@@ -157,7 +154,7 @@ pub struct RuleWrite {
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$")]
     pub supplier_id: String,
     /// S_Q, S_S, R_S or MIN_MAX.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::openapi::policies)]
     pub policy: ReplenishmentPolicy,
     /// Static reorder point (units, ≥ 0); computed from demand when absent.
     #[schema(minimum = 0)]
@@ -236,7 +233,9 @@ fn check(w: &RuleWrite) -> Result<(), Problem> {
 
 /// Creates or replaces the rule of an item-location (planner).
 #[utoipa::path(put, path = "/v1/rules/{location_id}/{item_id}", tag = "replenishment",
-    params(("location_id" = String, Path, description = "Location"), ("item_id" = String, Path, description = "Item")),
+    params(("location_id" = String, Path, description = "Location", pattern = "^[A-Za-z0-9._-]{1,64}$"),
+           ("item_id" = String, Path, description = "Item", pattern = "^[A-Za-z0-9._-]{1,64}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same event and publishes nothing again once accepted")),
     request_body = RuleWrite,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Published", body = Accepted),
@@ -254,9 +253,10 @@ pub async fn put_rule(
     id("supplier_id", &w.supplier_id)?;
     check(&w)?;
     let attributes = attributes(&s, &p, "rule", w.attributes).await?;
-    let now = Timestamp::now();
+    let resource = format!("rules/{location_id}/{item_id}");
+    let (event_id, now) = envelope(&headers, &p, &resource)?;
     let rule = ReplenishmentRule {
-        event_id: EventId::random(),
+        event_id,
         tenant_id: p.tenant.clone(),
         occurred_at: now,
         produced_at: now,
@@ -276,6 +276,5 @@ pub async fn put_rule(
         active: w.active.unwrap_or(true),
         attributes,
     };
-    let resource = format!("rules/{location_id}/{item_id}");
     accept(&s, &p, &headers, "replenishment.rules", resource, rule).await
 }

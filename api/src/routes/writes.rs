@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::{
     AppState,
+    audit::{self, Recorded},
     auth::{Principal, Role},
     page::Segments,
     problem::{ApiResult, Problem},
@@ -152,8 +153,9 @@ pub(crate) async fn accept_as<E: composerp_events::Event>(
     ))
 }
 
-/// Publishes `event` to `topic`, then appends the write (`action` on `resource`) to the audit
-/// log with the event id, which is how a write is found again.
+/// Records the write (`action` on `resource`) in the audit log with its event id and commits,
+/// then publishes `event` to `topic` and appends its acknowledgement: a published write is
+/// always in the log, and a keyed retry of an acknowledged one publishes nothing again.
 pub(crate) async fn publish_audited<E: composerp_events::Event>(
     state: &AppState,
     p: &Principal,
@@ -163,31 +165,31 @@ pub(crate) async fn publish_audited<E: composerp_events::Event>(
     event: &E,
 ) -> Result<(), Problem> {
     let events = state.events.as_ref().ok_or_else(Problem::writes_disabled)?;
+    let w = audit::Write {
+        p,
+        action,
+        resource,
+        event_id: event.event_id(),
+    };
+    if audit::record(state, w, headers).await? == Recorded::Accepted {
+        tracing::info!(tenant = %p.tenant, actor = %p.subject, action, resource, "Write repeated.");
+        return Ok(());
+    }
     events.publish(topic, event).await?;
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    // The detail names the event, never its content (suppliers carry personal data).
-    sqlx::query(
-        "INSERT INTO audit.audit_log (tenant_id, actor, action, resource, outcome, request_id, detail) \
-         VALUES ($1, $2, $6, $3, 'accepted', $4, jsonb_build_object('event_id', $5::text))",
-    )
-    .bind(&p.tenant)
-    .bind(&p.subject)
-    .bind(resource)
-    .bind(request_id)
-    .bind(event.event_id().to_string())
-    .bind(action)
-    .execute(&state.pool)
-    .await?;
+    audit::accepted(state, w, headers).await?;
     tracing::info!(tenant = %p.tenant, actor = %p.subject, action, resource, "Write accepted.");
     Ok(())
 }
 
-/// A fresh event id and the current instant, for an event that originates here.
-fn envelope() -> (EventId, Timestamp) {
-    (EventId::random(), Timestamp::now())
+/// The event id of a write of `resource` (derived from `Idempotency-Key` when one is sent, so a
+/// retry names the same event) and the current instant.
+pub(crate) fn envelope(
+    headers: &HeaderMap,
+    p: &Principal,
+    resource: &str,
+) -> Result<(EventId, Timestamp), Problem> {
+    let (id, _) = audit::event_id(headers, p, ("write", resource, "put"))?;
+    Ok((id, Timestamp::now()))
 }
 
 /// An item as a planner writes it.
@@ -204,7 +206,7 @@ pub struct ItemWrite {
     #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub category: Option<String>,
     /// EACH, KILOGRAM, LITRE or METRE.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::openapi::units)]
     pub uom: UnitOfMeasure,
     /// Standard cost, decimal text with up to 4 places.
     #[schema(pattern = r"^[+-]?[0-9]{1,14}(\.[0-9]{1,4})?$")]
@@ -218,7 +220,8 @@ pub struct ItemWrite {
 
 /// Creates or replaces an item (planner).
 #[utoipa::path(put, path = "/v1/items/{item_id}", tag = "catalog",
-    params(("item_id" = String, Path, description = "Item")),
+    params(("item_id" = String, Path, description = "Item", pattern = "^[A-Za-z0-9._-]{1,64}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same event and publishes nothing again once accepted")),
     request_body = ItemWrite,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Published", body = Accepted),
@@ -244,7 +247,7 @@ pub async fn put_item(
         .transpose()
         .map_err(|e| Problem::unprocessable(e.to_string()).at("/standard_cost"))?;
     let attributes = attributes(&s, &p, "item", w.attributes).await?;
-    let (event_id, now) = envelope();
+    let (event_id, now) = envelope(&headers, &p, &format!("items/{item_id}"))?;
     let item = Item {
         event_id,
         tenant_id: p.tenant.clone(),
@@ -280,9 +283,10 @@ pub struct LocationWrite {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// STORE, WAREHOUSE or DC.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::openapi::location_types)]
     pub location_type: LocationType,
     /// IANA time zone, e.g. Europe/Berlin.
+    #[schema(min_length = 1, max_length = 64)]
     pub timezone: String,
     /// In operation (default true).
     pub active: Option<bool>,
@@ -293,7 +297,8 @@ pub struct LocationWrite {
 
 /// Creates or replaces a location (planner).
 #[utoipa::path(put, path = "/v1/locations/{location_id}", tag = "catalog",
-    params(("location_id" = String, Path, description = "Location")),
+    params(("location_id" = String, Path, description = "Location", pattern = "^[A-Za-z0-9._-]{1,64}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same event and publishes nothing again once accepted")),
     request_body = LocationWrite,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Published", body = Accepted),
@@ -315,7 +320,7 @@ pub async fn put_location(
         );
     }
     let attributes = attributes(&s, &p, "location", w.attributes).await?;
-    let (event_id, now) = envelope();
+    let (event_id, now) = envelope(&headers, &p, &format!("locations/{location_id}"))?;
     let location = Location {
         event_id,
         tenant_id: p.tenant.clone(),
@@ -365,7 +370,8 @@ pub struct SupplierWrite {
 
 /// Creates or replaces a supplier (planner).
 #[utoipa::path(put, path = "/v1/suppliers/{supplier_id}", tag = "catalog",
-    params(("supplier_id" = String, Path, description = "Supplier")),
+    params(("supplier_id" = String, Path, description = "Supplier", pattern = "^[A-Za-z0-9._-]{1,64}$"),
+           ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key names the same event and publishes nothing again once accepted")),
     request_body = SupplierWrite,
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 202, description = "Published", body = Accepted),
@@ -396,7 +402,7 @@ pub async fn put_supplier(
         text("contact_phone", phone, 40)?;
     }
     let attributes = attributes(&s, &p, "supplier", w.attributes).await?;
-    let (event_id, now) = envelope();
+    let (event_id, now) = envelope(&headers, &p, &format!("suppliers/{supplier_id}"))?;
     let supplier = Supplier {
         event_id,
         tenant_id: p.tenant.clone(),

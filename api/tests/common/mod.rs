@@ -38,7 +38,10 @@ impl Api {
         Self::build(RateLimits::default(), None).await
     }
 
-    pub async fn build(limits: RateLimits, events: Option<Arc<Events>>) -> anyhow::Result<Self> {
+    pub async fn build(
+        limits: impl Into<Limiter>,
+        events: Option<Arc<Events>>,
+    ) -> anyhow::Result<Self> {
         let db = TestDatabase::new().await?;
         seed(&db).await?;
         let pool = PgPoolOptions::new()
@@ -53,7 +56,7 @@ impl Api {
         let app = router(AppState {
             pool,
             auth: Arc::new(auth),
-            limits: Arc::new(Limiter::new(limits)),
+            limits: Arc::new(limits.into()),
             events,
         });
         Ok(Api { app, db })

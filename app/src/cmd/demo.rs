@@ -359,8 +359,12 @@ async fn serve_api(
                 |_| format!("demo-{}", composerp_events::EventId::random().0.simple()),
             )),
             jwks: None,
+            allow_hs256_with_jwks: false,
             jwt_audience: "composerp".into(),
             jwt_issuer: None,
+            jwt_tenant_claim: "tenant_id".into(),
+            jwt_roles_claim: "roles".into(),
+            jwt_max_ttl: composerp_api::auth::DEFAULT_MAX_TTL_SECS,
         };
     let state = super::api::state(
         &super::api::api_database_url(url)?,
