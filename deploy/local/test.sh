@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: unit and integration tests (each starts its own Tansu broker on a free port),
-# the schema compatibility check, and validation of docker-compose.yml. The last line sums
-# every cargo test binary's results.
+# the schema compatibility check, validation of docker-compose.yml, of the Kubernetes overlays
+# (deploy/k8s/check.sh) and of the alert rules and dashboard (deploy/ops/check.sh). The last line
+# sums every cargo test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/bootstrap.sh
@@ -13,6 +14,8 @@ cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 cargo run -q -p composerp -- schemas check --dir avro-schemas
 docker-compose -f docker-compose.yml config -q
 echo "docker-compose.yml: valid"
+bash deploy/k8s/check.sh || status=$?
+bash deploy/ops/check.sh || status=$?
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"
