@@ -16,6 +16,7 @@ docker-compose -f docker-compose.yml config -q
 echo "docker-compose.yml: valid"
 bash deploy/k8s/check.sh || status=$?
 bash deploy/ops/check.sh || status=$?
+bash deploy/docker/build.sh --lint || status=$?
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"
