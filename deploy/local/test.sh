@@ -7,6 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/bootstrap.sh
 . deploy/local/env.sh
+# Debian packages some checks need beyond bootstrap.sh's: pgbouncer (app/tests/pgbouncer.rs) and
+# prometheus (promtool, deploy/ops/check.sh). Installed once; the package postinst scripts start
+# no daemon in a container.
+need=()
+for pkg in pgbouncer prometheus; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
+    || echo "test: could not install ${need[*]}; the PgBouncer test and promtool checks will say so"
+fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
