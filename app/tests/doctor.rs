@@ -100,7 +100,7 @@ async fn healthy_then_lagging_then_postgres_down_then_a_migration_missing() -> a
     anyhow::ensure!(produce.status.success(), "{}", report(&produce));
     let sales = TopicCatalog::embedded().get("pos.sales")?;
     let group: BaseConsumer = KafkaSettings::new(&brokers, None)?
-        .consumer("composerp-inventory_ledger")
+        .consumer("composerp-ledger")
         .create()?;
     let mut tpl = TopicPartitionList::new();
     for p in 0..sales.partitions {
@@ -112,7 +112,7 @@ async fn healthy_then_lagging_then_postgres_down_then_a_migration_missing() -> a
     assert_eq!(out.status.code(), Some(5), "degraded: {text}");
     let lagging = lines(&text, "DEGRADED", "lag");
     assert!(
-        lagging.len() == 1 && lagging[0].contains("inventory_ledger: 1 records behind"),
+        lagging.len() == 1 && lagging[0].contains("ledger: 1 records behind"),
         "{text}"
     );
 
