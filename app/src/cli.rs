@@ -191,6 +191,89 @@ pub enum Command {
     Api(ApiCommand),
     /// Start a local broker, create the topics, generate data and show it flowing.
     Demo(DemoArgs),
+    /// Check the broker, topics, schemas, Postgres, lag, state and changelogs; exit 0 healthy,
+    /// 5 degraded, 6 broken.
+    Doctor(DoctorArgs),
+    /// List, show and replay dead letters.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// `composerp doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Sinks whose consumer lag to check (their --name), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "postgres")]
+    pub sinks: Vec<String>,
+    /// Records behind, per processor or sink, from which its lag counts as degraded.
+    #[arg(long, default_value_t = 100_000)]
+    pub lag_warn: u64,
+    /// Seconds without a commit marker, for a processor with lag, that count as degraded.
+    #[arg(long, default_value_t = 600)]
+    pub marker_age_warn_secs: u64,
+    /// Seconds one broker, registry or Postgres call may take.
+    #[arg(long, default_value_t = 5)]
+    pub timeout_secs: u64,
+}
+
+/// `composerp dlq …`
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead letters of a topic grouped by reason.
+    List(DlqSelect),
+    /// One dead letter with its headers, decoded where possible.
+    Show(DlqShowArgs),
+    /// Re-publish chosen dead letters to their source topic with their key; each at most once,
+    /// recorded in audit.audit_log.
+    Replay(DlqReplayArgs),
+}
+
+/// Which dead letters a `dlq` command takes.
+#[derive(Debug, Clone, Args)]
+pub struct DlqSelect {
+    /// Source topic id or name (e.g. pos.sales), or its dead-letter topic.
+    #[arg(long)]
+    pub topic: String,
+    /// Only this reason (the `composerp.reason` header, e.g. beyond_dedupe_window).
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Only dead letters written since: RFC 3339 (2026-12-06T00:00:00Z) or an age (90m, 24h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+/// `composerp dlq show`
+#[derive(Debug, Args)]
+pub struct DlqShowArgs {
+    /// Source topic id or name, or its dead-letter topic.
+    #[arg(long)]
+    pub topic: String,
+    /// Partition of the dead-letter topic.
+    #[arg(long)]
+    pub partition: i32,
+    /// Offset in that partition.
+    #[arg(long)]
+    pub offset: i64,
+}
+
+/// `composerp dlq replay`
+#[derive(Debug, Args)]
+pub struct DlqReplayArgs {
+    /// Which dead letters.
+    #[command(flatten)]
+    pub select: DlqSelect,
+    /// Only these, as PARTITION:OFFSET of the dead-letter topic (repeatable).
+    #[arg(long = "at", value_name = "PARTITION:OFFSET")]
+    pub at: Vec<String>,
+    /// Replay every selected dead letter when neither --reason, --since nor --at narrows them.
+    #[arg(long)]
+    pub all: bool,
+    /// Who replays, for the audit log.
+    #[arg(long, env = "COMPOSERP_ACTOR", default_value = "operator")]
+    pub actor: String,
+    /// Show what would be replayed; publish and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `composerp api …`

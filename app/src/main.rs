@@ -16,13 +16,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("COMPOSERP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    if let Err(e) = init_logs(std::env::var("COMPOSERP_LOG_FORMAT").ok().as_deref()) {
+        eprintln!("composerp: invalid configuration: {e}");
+        return std::process::ExitCode::from(2);
+    }
     let settings = match cli.global.settings() {
         Ok(s) => s,
         Err(e) => {
@@ -62,6 +59,33 @@ fn parse() -> cli::Cli {
         })
     });
     cli::Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// Logs to standard error, filtered by `COMPOSERP_LOG`: text (coloured only on a terminal, so a
+/// log file gets no escape codes), or with `COMPOSERP_LOG_FORMAT=json` one JSON object per line
+/// with the event's fields and those of its spans, for log collectors.
+fn init_logs(format: Option<&str>) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COMPOSERP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format.unwrap_or("text") {
+        "text" | "" => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        "json" => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        other => {
+            return Err(format!(
+                "COMPOSERP_LOG_FORMAT: {other:?} is neither text nor json"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -12,7 +12,7 @@
 //! - [`group`]: the group's housekeeping: when to rejoin, which partitions stall, offset commits.
 //! - [`lag`]: consumer lag of the owned partitions as a gauge.
 //! - [`fetch`]: the fetch rewind and gap re-fetch that keep consumption exact on Tansu.
-//! - [`dlq`]: the headers of a dead letter.
+//! - [`dlq`]: the headers of a dead letter, and reading dead letters back.
 
 pub mod dlq;
 pub mod fetch;

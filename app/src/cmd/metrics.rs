@@ -1,7 +1,7 @@
 //! The Prometheus `/metrics` endpoint of a processor process (metrics-exporter-prometheus).
 
 use anyhow::Context;
-use axum::{Router, routing::get};
+use axum::{Router, http::StatusCode, routing::get};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -36,18 +36,43 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         .context("installing the metrics recorder")
 }
 
-/// Serves `GET /metrics` on `listener` until the process ends.
+/// Serves `GET /metrics` and `GET /readyz` on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, handle: PrometheusHandle) {
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let handle = handle.clone();
-            async move { handle.render() }
-        }),
-    );
+    let ready = handle.clone();
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move { handle.render() }
+            }),
+        )
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if restoring(&ready.render()) {
+                        (StatusCode::SERVICE_UNAVAILABLE, "restoring\n")
+                    } else {
+                        (StatusCode::OK, "ready\n")
+                    }
+                }
+            }),
+        );
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!(error = %e, "Metrics endpoint stopped.");
     }
+}
+
+/// Whether a partition is still restoring: a readiness probe keeps the pod out of service until
+/// every assigned partition's `composerp_processor_restore_remaining_records` is back to zero.
+fn restoring(metrics: &str) -> bool {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("composerp_processor_restore_remaining_records"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .any(|v| v > 0.0)
 }
 
 /// Serves `handle` on `addr` in the background when an address is given.
@@ -64,4 +89,21 @@ pub async fn expose(
         tokio::spawn(serve(listener, handle));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restoring;
+
+    #[test]
+    fn ready_once_no_partition_has_records_left_to_restore() {
+        let text = "# TYPE composerp_processor_restore_remaining_records gauge\n\
+            composerp_processor_restore_remaining_records{processor=\"ledger\",partition=\"0\"} 0\n";
+        assert!(!restoring(text));
+        let busy = format!(
+            "{text}composerp_processor_restore_remaining_records{{processor=\"ledger\",partition=\"1\"}} 1200\n"
+        );
+        assert!(restoring(&busy));
+        assert!(!restoring("composerp_processor_batches_total 3\n"));
+    }
 }

@@ -3,6 +3,8 @@
 mod api;
 mod backfill;
 mod demo;
+mod dlq;
+mod doctor;
 mod forecast_report;
 mod generate;
 mod metrics;
@@ -42,6 +44,8 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCod
         Command::Sink(a) => sink::run(a, &settings).await,
         Command::Api(c) => api::run(c, &settings).await,
         Command::Demo(a) => demo::run(a, settings).await,
+        Command::Doctor(a) => doctor::run(a, &settings).await,
+        Command::Dlq(c) => dlq::run(c, &settings).await,
     }
 }
 

@@ -1,0 +1,216 @@
+//! `composerp dlq` against a real broker and Postgres: dead letters listed by reason, shown
+//! decoded, replayed to their source topic under their key, each once, recorded in the audit log.
+
+use std::process::Output;
+
+use composerp_events::{Codec, EventId, samples};
+use composerp_kafka::{KafkaSettings, LocalBroker, Publisher, dlq::DeadLetter};
+use composerp_sinks::testing::TestDatabase;
+use serde_json::Value;
+
+/// The `composerp` binary against `brokers`, with the embedded schemas and info logs.
+fn composerp_at(brokers: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_composerp"));
+    c.env("KAFKA_BROKERS", brokers)
+        .env_remove("SCHEMA_REGISTRY_URL")
+        .env("COMPOSERP_LOG", "info");
+    c
+}
+
+const SOURCE: &str = "composerp.pos.sales.v1";
+const DLQ: &str = "composerp.pos.sales.v1.dlq";
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every record of `topic` with its metadata, as `tail --with-metadata` prints them.
+fn tail(brokers: &str, topic: &str, max: usize) -> anyhow::Result<Vec<Value>> {
+    let out = composerp_at(brokers)
+        .args([
+            "tail",
+            "--topic",
+            topic,
+            "--from-beginning",
+            "--with-metadata",
+        ])
+        .args(["--max", &max.to_string(), "--idle-timeout", "10"])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "{}", text(&out));
+    Ok(String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_shown_and_replayed_once_with_their_key() -> anyhow::Result<()> {
+    let broker = LocalBroker::start()?;
+    let brokers = broker.brokers();
+    let apply = composerp_at(&brokers).args(["topics", "apply"]).output()?;
+    anyhow::ensure!(apply.status.success(), "{}", text(&apply));
+    let db = TestDatabase::new().await?;
+
+    // Two sales the ledger dropped as beyond its dedupe window, and bytes that never decoded.
+    let codec = Codec::embedded();
+    let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
+    let mut keys = Vec::new();
+    for n in 0..2 {
+        let mut sale = samples::sale_completed(2);
+        sale.event_id = EventId::from_name(&format!("late-{n}"));
+        sale.store_id = format!("s{n}");
+        let key = format!("{}|{}", sale.tenant_id, sale.store_id);
+        let letter = DeadLetter {
+            reason: "beyond_dedupe_window",
+            error: "older than the dedupe window",
+            topic: SOURCE,
+            partition: 0,
+            offset: n,
+            by: "inventory_ledger",
+        };
+        publisher.send(
+            DLQ,
+            key.as_bytes(),
+            &codec.encode(&sale)?,
+            Some(letter.headers()),
+        )?;
+        keys.push((key, sale.event_id.to_string()));
+    }
+    let garbage = DeadLetter {
+        reason: "undecodable",
+        error: "not Confluent framing",
+        topic: SOURCE,
+        partition: 1,
+        offset: 9,
+        by: "inventory_ledger",
+    };
+    publisher.send(DLQ, b"t|s9", b"\x01junk", Some(garbage.headers()))?;
+    publisher.flush()?;
+
+    let composerp = || {
+        let mut c = composerp_at(&brokers);
+        c.env("DATABASE_URL", db.url());
+        c
+    };
+    let list = composerp()
+        .args(["dlq", "list", "--topic", "pos.sales"])
+        .output()?;
+    let listed = text(&list);
+    assert!(list.status.success(), "{listed}");
+    assert!(
+        listed.contains(&format!("{DLQ}: 3 dead letters")),
+        "{listed}"
+    );
+    let count = |reason: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(reason))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        count("beyond_dedupe_window").as_deref(),
+        Some("2"),
+        "{listed}"
+    );
+    assert_eq!(count("undecodable").as_deref(), Some("1"), "{listed}");
+
+    let letters = tail(&brokers, DLQ, 3)?;
+    let first = letters
+        .iter()
+        .find(|l| l["key"] == keys[0].0.as_str())
+        .ok_or_else(|| anyhow::anyhow!("first dead letter not in {letters:?}"))?;
+    let (p, o) = (first["partition"].to_string(), first["offset"].to_string());
+    let show = composerp()
+        .args([
+            "dlq",
+            "show",
+            "--topic",
+            DLQ,
+            "--partition",
+            &p,
+            "--offset",
+            &o,
+        ])
+        .output()?;
+    assert!(show.status.success(), "{}", text(&show));
+    let shown: Value = serde_json::from_slice(&show.stdout)?;
+    assert_eq!(shown["reason"], "beyond_dedupe_window");
+    assert_eq!(
+        shown["value"]["event_id"],
+        keys[0].1.as_str(),
+        "decoded: {shown}"
+    );
+    assert_eq!(shown["source"]["topic"], SOURCE);
+
+    let refused = composerp()
+        .args(["dlq", "replay", "--topic", "pos.sales"])
+        .output()?;
+    assert!(
+        !refused.status.success(),
+        "an unnarrowed replay needs --all"
+    );
+
+    let replay = || {
+        composerp()
+            .args([
+                "dlq",
+                "replay",
+                "--topic",
+                "pos.sales",
+                "--reason",
+                "beyond_dedupe_window",
+            ])
+            .env("COMPOSERP_ACTOR", "ops-test")
+            .output()
+    };
+    let first_replay = replay()?;
+    let replayed = text(&first_replay);
+    assert!(first_replay.status.success(), "{replayed}");
+    assert!(
+        replayed.contains("2 replayed, 0 replayed before"),
+        "{replayed}"
+    );
+
+    let back = tail(&brokers, SOURCE, 2)?;
+    assert_eq!(back.len(), 2, "{back:?}");
+    for r in &back {
+        let key = r["key"].as_str().unwrap_or_default();
+        let id = keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, id)| id.as_str())
+            .ok_or_else(|| anyhow::anyhow!("replayed under its own key: {r}"))?;
+        assert_eq!(r["value"]["event_id"], id, "same record: {r}");
+        assert!(
+            r["headers"]["composerp.replay.of"]
+                .as_str()
+                .is_some_and(|h| h.starts_with(&format!("{DLQ}/"))),
+            "{r}"
+        );
+    }
+
+    let again = replay()?;
+    let again_text = text(&again);
+    assert!(again.status.success(), "{again_text}");
+    assert!(
+        again_text.contains("0 replayed, 2 replayed before"),
+        "{again_text}"
+    );
+    let audited: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT tenant_id, actor, resource FROM audit.audit_log WHERE action = 'dlq.replay' ORDER BY resource",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    let tenant = keys[0].0.split('|').next().unwrap_or_default();
+    for (t, actor, resource) in &audited {
+        assert_eq!((t.as_str(), actor.as_str()), (tenant, "ops-test"));
+        assert!(resource.starts_with(&format!("{DLQ}/")), "{resource}");
+    }
+    Ok(())
+}
