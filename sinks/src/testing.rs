@@ -1,6 +1,6 @@
 //! A fresh, migrated database per test or benchmark run, so runs never collide; dropped with it.
 
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     Connection, PgConnection, PgPool,
@@ -61,7 +61,10 @@ impl Drop for TestDatabase {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                pool.close().await;
+                // A connection the test just let go of returns to the pool in a task of the
+                // test's runtime, which this join blocks when it has one thread: waiting for it
+                // would never end. FORCE closes whatever is left.
+                let _ = tokio::time::timeout(Duration::from_secs(1), pool.close()).await;
                 let mut admin = PgConnection::connect_with(&server).await?;
                 sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin)
