@@ -106,19 +106,19 @@ async fn write_refusal(pool: &PgPool, r: Refusal) -> Result<(), sqlx::Error> {
         .bind(r.outcome)
         .bind(request_id)
         .bind(detail);
-    if r.tenant.is_empty() {
-        query.execute(pool).await?;
+    // Row-level security admits a tenant's row only in a transaction scoped to it; a refusal
+    // without a tenant gets one too, since its statement is unnamed (the crate's "PgBouncer").
+    let mut tx = if r.tenant.is_empty() {
+        pool.begin().await?
     } else {
-        // Row-level security admits a tenant's row only in a transaction scoped to it.
-        let mut tx = pool
-            .begin_with(format!(
-                "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
-                r.tenant.replace('\'', "")
-            ))
-            .await?;
-        query.execute(&mut *tx).await?;
-        tx.commit().await?;
-    }
+        pool.begin_with(format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true)",
+            r.tenant.replace('\'', "")
+        ))
+        .await?
+    };
+    query.persistent(false).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -188,6 +188,7 @@ async fn outcome_of(
     .bind(&w.p.tenant)
     .bind(w.resource)
     .bind(w.event_id.to_string())
+    .persistent(false)
     .fetch_all(&mut **tx)
     .await?;
     Ok(if outcomes.iter().any(|o| o == "accepted") {
@@ -209,6 +210,7 @@ pub async fn record(
     let mut tx = state.tenant_write_tx(&w.p.tenant).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("audit:{}:{}", w.p.tenant, w.event_id))
+        .persistent(false)
         .execute(&mut *tx)
         .await?;
     if let Some(seen) = outcome_of(&mut tx, w).await? {
@@ -254,6 +256,7 @@ async fn append(
     .bind(outcome)
     .bind(request_id)
     .bind(detail)
+    .persistent(false)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -15,6 +15,15 @@
 //! Every request runs in a transaction that sets `app.tenant_id` to the caller's tenant, and the
 //! API connects as `composerp_api`, a role row-level security always applies to: a query that
 //! forgot its tenant filter still sees one tenant.
+//!
+//! # PgBouncer
+//!
+//! Every query is prepared unnamed (`.persistent(false)`) and runs inside a transaction, with
+//! readiness on the simple protocol. PgBouncer in transaction mode before 1.21 hands a server
+//! connection to another client between transactions without tracking what was prepared on it:
+//! named statements then collide or go missing, and an unnamed one prepared outside a
+//! transaction can lose its server between Parse and Bind. A new query must follow both rules;
+//! `app/tests/pgbouncer.rs` runs the routes through Debian's PgBouncer to check.
 
 pub mod audit;
 pub mod auth;
@@ -245,15 +254,20 @@ fn refuse(
 
 async fn api_key_principal(pool: &PgPool, key: &str) -> Result<Principal, AuthError> {
     let (id, secret) = auth::split_api_key(key).ok_or(AuthError::ApiKey)?;
+    let failed = |e: sqlx::Error| {
+        tracing::warn!(error = %e, "API key lookup failed.");
+        AuthError::ApiKey
+    };
+    // In a transaction, since the statement is unnamed (the crate's "PgBouncer").
+    let mut tx = pool.begin_with("BEGIN READ ONLY").await.map_err(failed)?;
     let row: Option<(String, String, Vec<u8>)> =
         sqlx::query_as("SELECT tenant_id, role, secret_sha256 FROM auth.find_api_key($1)")
             .bind(id)
-            .fetch_optional(pool)
+            .persistent(false)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "API key lookup failed.");
-                AuthError::ApiKey
-            })?;
+            .map_err(failed)?;
+    AppState::end_read(tx);
     let (tenant, role, hash) = row.ok_or(AuthError::ApiKey)?;
     if !auth::valid_tenant(&tenant) {
         return Err(AuthError::NoRole);

@@ -13,7 +13,7 @@
 //!   per family.
 //! - [`sink`]: the consumer loop that commits rows with their offsets, one transaction per
 //!   table and batch.
-//! - [`testing`]: a fresh migrated database per test.
+//! - [`testing`]: a fresh migrated database per test, and PgBouncer in front of it.
 //!
 //! Adding a table: a migration, an `impl Table` in its family's module, one line in [`tables`]
 //! ([`Family`](batch::Family) when one topic writes a header and its lines).

@@ -1,6 +1,12 @@
 //! A fresh, migrated database per test or benchmark run, so runs never collide; dropped with it.
+//! And Debian's PgBouncer in front of it, for what must work through a transaction pooler.
 
-use std::{str::FromStr, time::Duration};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    str::FromStr,
+    time::{Duration, Instant},
+};
 
 use sqlx::{
     Connection, PgConnection, PgPool,
@@ -74,5 +80,104 @@ impl Drop for TestDatabase {
             .map_err(std::io::Error::other)
         })
         .join();
+    }
+}
+
+/// Debian's PgBouncer (1.18, which tracks no prepared statements) in transaction mode on a free
+/// loopback port in front of the test server, trusting the users it is started with; SIGKILLed,
+/// and its directory removed, on drop.
+pub struct PgBouncer {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl PgBouncer {
+    /// Starts it with at most `server_connections` per database and user, so concurrent clients
+    /// share them. PgBouncer refuses to run as root, so as root it runs as `postgres`.
+    pub fn start(users: &[&str], server_connections: u32) -> std::io::Result<Self> {
+        let server = PgConnectOptions::from_str(&server_url()).map_err(std::io::Error::other)?;
+        let host = match server.get_host() {
+            h if h.starts_with('/') => "127.0.0.1",
+            h => h,
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("composerp-pgbouncer-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        let userlist: String = users.iter().map(|u| format!("\"{u}\" \"\"\n")).collect();
+        std::fs::write(dir.join("users.txt"), userlist)?;
+        let ini = dir.join("pgbouncer.ini");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host={host} port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
+                 listen_port = {port}\nunix_socket_dir =\npool_mode = transaction\n\
+                 auth_type = trust\nauth_file = {}\ndefault_pool_size = {server_connections}\n\
+                 max_client_conn = 500\nignore_startup_parameters = extra_float_digits,options\n",
+                server.get_port(),
+                dir.join("users.txt").display()
+            ),
+        )?;
+        // `id -u` rather than libc: the crates forbid unsafe code.
+        let root = Command::new("id").arg("-u").output()?.stdout == b"0\n";
+        let mut cmd = if root {
+            Command::new("chmod")
+                .arg("-R")
+                .arg("a+rwX")
+                .arg(&dir)
+                .status()?;
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "pgbouncer",
+            ]);
+            c
+        } else {
+            Command::new("pgbouncer")
+        };
+        let child = cmd
+            .arg(&ini)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("pgbouncer.log"))?)
+            .spawn()
+            .map_err(|e| {
+                std::io::Error::other(format!(
+                    "starting pgbouncer (Debian package pgbouncer): {e}"
+                ))
+            })?;
+        let bouncer = PgBouncer { child, dir, port };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(std::io::Error::other(format!(
+                    "pgbouncer did not start: {}",
+                    bouncer.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(bouncer)
+    }
+
+    /// Connection options of `db` as `user` through PgBouncer.
+    pub fn options(&self, db: &TestDatabase, user: &str) -> PgConnectOptions {
+        db.options_as(user).host("127.0.0.1").port(self.port)
+    }
+
+    /// What PgBouncer logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("pgbouncer.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -129,7 +129,11 @@ pub async fn list(
     }
     by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows: Vec<ItemAccuracy> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let rows: Vec<ItemAccuracy> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| {
         (r.location_id.clone(), r.item_id.clone())
@@ -166,6 +170,7 @@ pub async fn by_class(
          FROM bi.forecast_accuracy_by_class WHERE tenant_id = $1 ORDER BY demand_class",
     )
     .bind(&p.tenant)
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

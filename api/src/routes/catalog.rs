@@ -201,7 +201,11 @@ where
     sql.push(format!(" ORDER BY {} LIMIT ", t.id))
         .push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let mut rows: Vec<T> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let mut rows: Vec<T> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     AppState::end_read(tx);
     rows.iter_mut().for_each(|r| r.redact(p.role));
     Ok(Json(Page::of(rows, limit, id)))
@@ -219,6 +223,7 @@ where
     ))
     .bind(&p.tenant)
     .bind(id)
+    .persistent(false)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

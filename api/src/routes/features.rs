@@ -134,7 +134,11 @@ pub async fn list(
     }
     by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows: Vec<DemandFeatures> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let rows: Vec<DemandFeatures> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     AppState::end_read(tx);
     Ok(Json(Page::of(rows, limit, |r| {
         (r.location_id.clone(), r.item_id.clone())
@@ -160,6 +164,7 @@ pub async fn one(
     .bind(&p.tenant)
     .bind(&location_id)
     .bind(&item_id)
+    .persistent(false)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

@@ -27,7 +27,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<&'static str, Probl
     let ready = match state.limits.readiness_due() {
         Some(last) => last,
         None => {
-            let ok = sqlx::query("SELECT 1").execute(&state.pool).await.is_ok();
+            // The simple protocol prepares nothing, so it needs no transaction behind PgBouncer.
+            let ok = sqlx::raw_sql("SELECT 1").execute(&state.pool).await.is_ok();
             state.limits.record_readiness(ok);
             ok
         }

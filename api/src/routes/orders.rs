@@ -190,7 +190,11 @@ pub async fn list(
     }
     sql.push(" ORDER BY po_number LIMIT ").push_bind(limit + 1);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let mut rows: Vec<PurchaseOrder> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let mut rows: Vec<PurchaseOrder> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     AppState::end_read(tx);
     rows.iter_mut().for_each(|r| r.redact(p.role));
     Ok(Json(Page::of(rows, limit, |r| r.po_number.clone())))
@@ -209,6 +213,7 @@ pub(crate) async fn load(
     ))
     .bind(tenant)
     .bind(po_number)
+    .persistent(false)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(order) = order else {
@@ -222,6 +227,7 @@ pub(crate) async fn load(
     )
     .bind(tenant)
     .bind(po_number)
+    .persistent(false)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

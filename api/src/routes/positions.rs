@@ -161,7 +161,11 @@ pub async fn list(
     }
     by_location_item(&mut sql, &p.tenant, after, limit);
     let mut tx = state.tenant_tx(&p.tenant).await?;
-    let rows: Vec<Position> = sql.build_query_as().fetch_all(&mut *tx).await?;
+    let rows: Vec<Position> = sql
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
     AppState::end_read(tx);
     // Written into one buffer sized for the page (a position is about 450 bytes of JSON),
     // not grown from a few bytes by doubling.
@@ -195,6 +199,7 @@ pub async fn one(
     .bind(&p.tenant)
     .bind(&location_id)
     .bind(&item_id)
+    .persistent(false)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

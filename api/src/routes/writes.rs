@@ -96,6 +96,7 @@ pub(crate) async fn attributes(
     )
     .bind(&p.tenant)
     .bind(entity)
+    .persistent(false)
     .fetch_optional(&mut *tx)
     .await?
     .flatten();
