@@ -95,8 +95,6 @@ async fn main() -> anyhow::Result<()> {
     let codec = Codec::embedded();
     let mut pos = Batch::<Positions>::default();
     let mut txs = Batch::<Transactions>::default();
-    sqlx::raw_sql(&pos.stage_ddl()).execute(&mut conn).await?;
-    sqlx::raw_sql(&txs.stage_ddl()).execute(&mut conn2).await?;
     sqlx::raw_sql(
         "CREATE TABLE copy_positions (LIKE inventory.positions INCLUDING ALL);
          CREATE TABLE copy_transactions (LIKE inventory.transactions INCLUDING ALL);",

@@ -27,7 +27,8 @@ pub trait Staged: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Prepares a session (its staging table, JIT off); run once per connection.
+    /// Prepares a transaction: its staging table if the server connection has none yet, JIT
+    /// off. Run first in every transaction, so PgBouncer may hand any server connection.
     fn stage_ddl(&self) -> String;
     /// Writes the staged rows inside the caller's transaction; they stay staged until
     /// [`Staged::clear`], so a failed transaction can be retried.
@@ -106,10 +107,12 @@ impl Upsert {
                 None => upsert,
             },
             // The redelivery check is costed into the upsert's plan though it rarely runs;
-            // JIT would compile both at every commit for nothing.
+            // JIT would compile both at every commit for nothing. The table exists after the
+            // first commit on a server connection; the notice saying so is not wanted.
             ddl: format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) \
-                 ON COMMIT DELETE ROWS; SET jit = off",
+                "SET LOCAL client_min_messages = warning; \
+                 CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {} INCLUDING DEFAULTS) \
+                 ON COMMIT DELETE ROWS; SET LOCAL jit = off",
                 T::TABLE
             ),
             check,
@@ -159,7 +162,10 @@ impl Upsert {
             let statement = (check, self.upsert.as_str());
             return redelivery::upsert(conn, statement, self.table, self.rows, &self.seen).await;
         }
-        let done = sqlx::query(&self.upsert).execute(&mut *conn).await?;
+        let done = sqlx::query(&self.upsert)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
         Ok(Outcome {
             rows: done.rows_affected(),
             conflicts: Vec::new(),

@@ -37,7 +37,34 @@ pub static MIGRATOR: Migrator = sqlx::migrate!();
 
 /// Brings the database at `pool` to the current schema; safe to run concurrently and repeatedly.
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), MigrateError> {
+    if applied(pool).await.map_err(MigrateError::Execute)? {
+        return Ok(());
+    }
     MIGRATOR.run(pool).await
+}
+
+/// Whether every migration is applied, unaltered: read in one transaction with unnamed
+/// statements, so sinks starting behind PgBouncer in transaction mode pass once the migrate
+/// job has run (the migrator itself needs a direct session: it holds an advisory lock across
+/// transactions) and replicas starting together do not queue on that lock.
+async fn applied(pool: &sqlx::PgPool) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .persistent(false)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
+    let rows: Vec<(i64, bool, Vec<u8>)> =
+        sqlx::query_as("SELECT version, success, checksum FROM _sqlx_migrations")
+            .persistent(false)
+            .fetch_all(&mut *tx)
+            .await?;
+    Ok(MIGRATOR.iter().all(|m| {
+        rows.iter()
+            .any(|(v, ok, sum)| *v == m.version && *ok && sum[..] == m.checksum[..])
+    }))
 }
 
 /// Every table the sinks write, one line each.

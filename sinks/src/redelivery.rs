@@ -278,7 +278,7 @@ pub(crate) async fn upsert(
     rows: usize,
     seen: &Seen,
 ) -> Result<Outcome, sqlx::Error> {
-    let query = sqlx::query_as(statement);
+    let query = sqlx::query_as(statement).persistent(false);
     let query = if check.notes() {
         query.bind(count(seen.distinct)).bind(seen.repeats)
     } else {

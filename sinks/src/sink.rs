@@ -88,24 +88,23 @@ pub enum SinkError {
 }
 
 /// The sink's Postgres sessions, one per table so tables commit in parallel (each with the
-/// offsets of its own topic); reconnected after any failure, staging table created on each.
+/// offsets of its own topic); reconnected after any failure.
+///
+/// Nothing outlives a transaction on a session: each commit prepares its staging table first,
+/// and every statement is prepared unnamed, so the sink works through PgBouncer in transaction
+/// mode (before 1.21 too), which hands each transaction any server connection.
 struct Db {
     url: String,
-    ddl: Vec<String>,
     conns: Vec<Option<PgConnection>>,
 }
 
-/// The session of one table, connected (and its staging table created) if needed.
+/// The session of one table, connected if needed.
 async fn session<'a>(
     url: &str,
-    ddl: &str,
     slot: &'a mut Option<PgConnection>,
 ) -> Result<&'a mut PgConnection, sqlx::Error> {
     if slot.is_none() {
-        let mut c = PgConnection::connect(url).await?;
-        // `raw_sql(..).execute` here makes the spawned write's future not `Send`.
-        sqlx::Executor::execute(&mut c, ddl).await?;
-        *slot = Some(c);
+        *slot = Some(PgConnection::connect(url).await?);
     }
     slot.as_mut().ok_or(sqlx::Error::PoolClosed)
 }
@@ -322,18 +321,21 @@ impl Sink {
         let topics: Vec<String> = self.names.clone();
         let mut delay = Duration::from_millis(100);
         let stored: HashMap<(String, i32), i64> = loop {
-            let Some(Db { url, ddl, conns }) = self.db.as_mut() else {
+            let Some(Db { url, conns }) = self.db.as_mut() else {
                 return Err(SinkError::Panicked("no Postgres session".into()));
             };
             let result = self.rt.block_on(async {
-                let conn = session(url, &ddl[0], &mut conns[0]).await?;
+                let conn = session(url, &mut conns[0]).await?;
+                // In a transaction: an unnamed statement must keep its server connection.
+                let mut tx = conn.begin().await?;
                 sqlx::query_as::<_, (String, i32, i64)>(
                     "SELECT topic, partition, next_offset FROM sink.offsets \
                      WHERE sink = $1 AND topic = ANY($2)",
                 )
                 .bind(&self.cfg.name)
                 .bind(&topics)
-                .fetch_all(conn)
+                .persistent(false)
+                .fetch_all(&mut *tx)
                 .await
             });
             match result {
@@ -430,11 +432,11 @@ async fn write_until_done(
 ) -> (Db, Result<(), sqlx::Error>) {
     let mut delay = Duration::from_millis(100);
     loop {
-        let Db { url, ddl, conns } = &mut db;
+        let Db { url, conns } = &mut db;
         let mut jobs = Vec::new();
-        for ((slot, ddl), batch) in conns.iter_mut().zip(ddl.iter()).zip(batches.iter_mut()) {
+        for (slot, batch) in conns.iter_mut().zip(batches.iter_mut()) {
             if batch.is_some() {
-                jobs.push(write_one(url, ddl, slot, batch, &name));
+                jobs.push(write_one(url, slot, batch, &name));
             }
         }
         let failure = join_all(jobs).await.into_iter().find_map(Result::err);
@@ -455,7 +457,6 @@ async fn write_until_done(
 /// it failed.
 async fn write_one(
     url: &str,
-    ddl: &str,
     slot: &mut Option<PgConnection>,
     batch: &mut Option<TableBatch>,
     name: &str,
@@ -463,7 +464,7 @@ async fn write_one(
     let Some((table, t, p, o)) = batch.as_ref() else {
         return Ok(());
     };
-    let result = match session(url, ddl, slot).await {
+    let result = match session(url, slot).await {
         Ok(conn) => commit_rows(conn, table.as_ref(), name, (t, p, o)).await,
         Err(e) => Err(e),
     };
@@ -499,14 +500,16 @@ fn report(sink: &str, outcome: &Outcome) {
 }
 
 /// Commits the staged rows of `table` and the next offsets (topic, partition, offset) of `sink`
-/// in one transaction on `conn`, prepared by [`Staged::stage_ddl`]; returns what was written.
+/// in one transaction on `conn`, begun with [`Staged::stage_ddl`]; returns what was written.
 pub async fn commit_rows(
     conn: &mut PgConnection,
     table: &dyn Staged,
     sink: &str,
     (topics, partitions, offsets): (&[String], &[i32], &[i64]),
 ) -> Result<Outcome, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+    let mut tx = conn
+        .begin_with(format!("BEGIN; {}", table.stage_ddl()))
+        .await?;
     let outcome = table.write(&mut tx).await?;
     sqlx::query(
         "INSERT INTO sink.offsets (sink, topic, partition, next_offset) \
@@ -519,6 +522,7 @@ pub async fn commit_rows(
     .bind(topics)
     .bind(partitions)
     .bind(offsets)
+    .persistent(false)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -545,7 +549,6 @@ pub fn run(
         dlqs.push(spec.dlq.clone());
         topics.push((spec.name.clone(), spec.partitions));
     }
-    let ddl = tables.iter().map(|t| t.stage_ddl()).collect();
     let labels = [("sink", cfg.name.clone())];
     // At 0 from the start, so an alert on any increase fires at the first conflict.
     for table in tables.iter().flat_map(|t| t.checked()) {
@@ -561,7 +564,6 @@ pub fn run(
         db: Some(Db {
             url: cfg.database_url.clone(),
             conns: (0..tables.len()).map(|_| None).collect(),
-            ddl,
         }),
         flight: None,
         cfg: cfg.clone(),

@@ -120,25 +120,19 @@ impl PgBouncer {
                 dir.join("users.txt").display()
             ),
         )?;
+        // Killed with the process that started it, even by SIGKILL, so none is left behind.
+        let mut cmd = Command::new("setpriv");
+        cmd.arg("--pdeathsig=KILL");
         // `id -u` rather than libc: the crates forbid unsafe code.
-        let root = Command::new("id").arg("-u").output()?.stdout == b"0\n";
-        let mut cmd = if root {
+        if Command::new("id").arg("-u").output()?.stdout == b"0\n" {
             Command::new("chmod")
                 .arg("-R")
                 .arg("a+rwX")
                 .arg(&dir)
                 .status()?;
-            let mut c = Command::new("setpriv");
-            c.args([
-                "--reuid=postgres",
-                "--regid=postgres",
-                "--init-groups",
-                "pgbouncer",
-            ]);
-            c
-        } else {
-            Command::new("pgbouncer")
-        };
+            cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]);
+        }
+        cmd.arg("pgbouncer");
         let child = cmd
             .arg(&ini)
             .stdout(Stdio::null())
@@ -161,6 +155,11 @@ impl PgBouncer {
             std::thread::sleep(Duration::from_millis(50));
         }
         Ok(bouncer)
+    }
+
+    /// Its loopback port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Connection options of `db` as `user` through PgBouncer.

@@ -22,16 +22,13 @@ use sqlx::{Connection, PgConnection};
 
 type Lifecycle = Family<OrderLifecycle, OrderStatusChanges>;
 
-/// Commits `events` as one batch of `staged` on a session prepared as the sink prepares its own.
+/// Commits `events` as one batch of `staged` on a session of its own, as the sink does.
 async fn commit<E: Event>(
     db: &TestDatabase,
     mut staged: Box<dyn Staged>,
     events: &[E],
 ) -> anyhow::Result<Outcome> {
     let mut conn = PgConnection::connect(&db.url()).await?;
-    sqlx::raw_sql(&staged.stage_ddl())
-        .execute(&mut conn)
-        .await?;
     let codec = Codec::embedded();
     for e in events {
         staged.add(&codec, &codec.encode(e)?)?;

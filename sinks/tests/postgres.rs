@@ -275,13 +275,9 @@ async fn rows_are_exact_newest_wins_and_poison_goes_to_the_dead_letters() -> any
     Ok(())
 }
 
-/// A session on `db` prepared as the sink prepares its own for table `T`.
-async fn prepared<T: Table>(db: &TestDatabase) -> anyhow::Result<PgConnection> {
-    let mut conn = PgConnection::connect(&db.url()).await?;
-    sqlx::raw_sql(&Batch::<T>::default().stage_ddl())
-        .execute(&mut conn)
-        .await?;
-    Ok(conn)
+/// A session on `db`, as the sink opens one per table (each commit prepares its own staging).
+async fn session(db: &TestDatabase) -> anyhow::Result<PgConnection> {
+    Ok(PgConnection::connect(&db.url()).await?)
 }
 
 /// Commits `events` as one batch of table `T`, as the sink does; what the write found.
@@ -299,7 +295,7 @@ async fn write<T: Table>(conn: &mut PgConnection, events: &[T::Event]) -> anyhow
 async fn a_ledger_entry_arriving_again_with_other_content_is_counted_and_the_first_kept()
 -> anyhow::Result<()> {
     let db = TestDatabase::new().await?;
-    let conn = &mut prepared::<Transactions>(&db).await?;
+    let conn = &mut session(&db).await?;
     let stored = |n: usize| {
         let id = transaction("acme", n).event_id.0;
         let pool = db.pool.clone();
@@ -359,7 +355,7 @@ async fn a_ledger_entry_arriving_again_with_other_content_is_counted_and_the_fir
 async fn a_position_version_arriving_again_with_other_content_is_counted_and_the_first_kept()
 -> anyhow::Result<()> {
     let db = TestDatabase::new().await?;
-    let conn = &mut prepared::<Positions>(&db).await?;
+    let conn = &mut session(&db).await?;
     let on_hand = || async {
         sqlx::query_scalar::<_, i64>(
             "SELECT on_hand FROM inventory.positions WHERE tenant_id = 'acme' AND item_id = 'i0001'",
