@@ -5,7 +5,8 @@
 //! security has something to hide), serves the API in this process (rate limits off), and runs oha
 //! at BENCH_RATE requests/s (default 2,000) for BENCH_SECONDS (default 20) against: one position by
 //! key, and a page of 100 positions of one location; keys drawn at random per request. First the
-//! same load on `/healthz`, which touches no database, as the run's ceiling.
+//! same load on `/healthz`, which touches no database, as the run's ceiling. Each endpoint is
+//! measured connected directly and through Debian's PgBouncer 1.18 in transaction mode.
 
 use std::{process::Command, sync::Arc, time::Instant};
 
@@ -15,9 +16,9 @@ use composerp_api::{
     limit::{Limiter, RateLimits},
     router,
 };
-use composerp_sinks::testing::TestDatabase;
+use composerp_sinks::testing::{PgBouncer, TestDatabase};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 const SECRET: &[u8] = b"benchmark secret, at least 32 bytes";
 
@@ -84,20 +85,12 @@ fn oha(
     ))
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let oha_bin = env_or("OHA", "oha");
-    let (rate, seconds) = (env_or("BENCH_RATE", "2000"), env_or("BENCH_SECONDS", "20"));
-    let db = TestDatabase::new().await?;
-    let started = Instant::now();
-    seed(&db).await?;
-    println!(
-        "seeded 1,100,000 positions in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+/// Serves the API over `options` as `composerp_api` (16 connections, rate limits off, statements
+/// `named` or not) on a loopback port: its base URL.
+async fn serve(options: PgConnectOptions, named: bool) -> anyhow::Result<String> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
-        .connect_with(db.options_as("composerp_api"))
+        .connect_with(options)
         .await?;
     let auth = Authenticator::new(&AuthConfig {
         hs256_secret: Some(SECRET.to_vec()),
@@ -114,10 +107,29 @@ async fn main() -> anyhow::Result<()> {
             failures_per_identity: 1_000_000,
         })),
         events: None,
+        named,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    Ok(base)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let oha_bin = env_or("OHA", "oha");
+    let (rate, seconds) = (env_or("BENCH_RATE", "2000"), env_or("BENCH_SECONDS", "20"));
+    let db = TestDatabase::new().await?;
+    let started = Instant::now();
+    seed(&db).await?;
+    println!(
+        "seeded 1,100,000 positions in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let base = serve(db.options_as("composerp_api"), true).await?;
+    // Debian's PgBouncer 1.18 in transaction mode, four server connections for the API's 16.
+    let bouncer = PgBouncer::start(&["composerp_api"], 4)?;
+    let bounced = serve(bouncer.options(&db, "composerp_api"), false).await?;
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &serde_json::json!({"sub": "bench", "aud": "composerp", "tenant_id": "t1",
@@ -125,6 +137,8 @@ async fn main() -> anyhow::Result<()> {
         &EncodingKey::from_secret(SECRET),
     )?;
     println!("oha at {rate} requests/s for {seconds} s, 32 connections, random keys");
+    let single = "/v1/positions/s0[1-9][0-9]{2}/i0[1-9][0-9]{2}";
+    let page = "/v1/positions\\?location_id=s0[1-9][0-9]{2}&limit=100";
     // The ceiling first: the same load on an endpoint without the database shows what the
     // machine's scheduling alone costs at this rate (these machines are noisy).
     for (name, url) in [
@@ -134,11 +148,19 @@ async fn main() -> anyhow::Result<()> {
         ),
         (
             "GET /v1/positions/{location}/{item}",
-            format!("{base}/v1/positions/s0[1-9][0-9]{{2}}/i0[1-9][0-9]{{2}}"),
+            format!("{base}{single}"),
+        ),
+        (
+            "GET /v1/positions/{location}/{item}, PgBouncer",
+            format!("{bounced}{single}"),
         ),
         (
             "GET /v1/positions?location_id=…&limit=100",
-            format!("{base}/v1/positions\\?location_id=s0[1-9][0-9]{{2}}&limit=100"),
+            format!("{base}{page}"),
+        ),
+        (
+            "GET /v1/positions?…&limit=100, PgBouncer",
+            format!("{bounced}{page}"),
         ),
     ] {
         let (p50, p99, rps) = tokio::task::spawn_blocking({

@@ -172,7 +172,7 @@ pub struct Write<'a> {
 /// Whether the write's event is already in the log, and how far it got.
 pub async fn lookup(state: &AppState, w: Write<'_>) -> Result<Option<Recorded>, Problem> {
     let mut tx = state.tenant_tx(&w.p.tenant).await?;
-    let found = outcome_of(&mut tx, w).await?;
+    let found = outcome_of(&mut tx, w, state.named).await?;
     AppState::end_read(tx);
     Ok(found)
 }
@@ -180,6 +180,7 @@ pub async fn lookup(state: &AppState, w: Write<'_>) -> Result<Option<Recorded>, 
 async fn outcome_of(
     tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     w: Write<'_>,
+    named: bool,
 ) -> Result<Option<Recorded>, Problem> {
     let outcomes: Vec<String> = sqlx::query_scalar(
         "SELECT outcome FROM audit.audit_log WHERE tenant_id = $1 AND resource = $2 \
@@ -188,7 +189,7 @@ async fn outcome_of(
     .bind(&w.p.tenant)
     .bind(w.resource)
     .bind(w.event_id.to_string())
-    .persistent(false)
+    .persistent(named)
     .fetch_all(&mut **tx)
     .await?;
     Ok(if outcomes.iter().any(|o| o == "accepted") {
@@ -210,14 +211,14 @@ pub async fn record(
     let mut tx = state.tenant_write_tx(&w.p.tenant).await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(format!("audit:{}:{}", w.p.tenant, w.event_id))
-        .persistent(false)
+        .persistent(state.named)
         .execute(&mut *tx)
         .await?;
-    if let Some(seen) = outcome_of(&mut tx, w).await? {
+    if let Some(seen) = outcome_of(&mut tx, w, state.named).await? {
         tx.commit().await?;
         return Ok(seen);
     }
-    append(&mut tx, w, "pending", headers).await?;
+    append(&mut tx, w, "pending", headers, state.named).await?;
     tx.commit().await?;
     Ok(Recorded::New)
 }
@@ -225,7 +226,7 @@ pub async fn record(
 /// Appends the acknowledgement of a published write (the log stays append-only).
 pub async fn accepted(state: &AppState, w: Write<'_>, headers: &HeaderMap) -> Result<(), Problem> {
     let mut tx = state.tenant_write_tx(&w.p.tenant).await?;
-    append(&mut tx, w, "accepted", headers).await?;
+    append(&mut tx, w, "accepted", headers, state.named).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -235,6 +236,7 @@ async fn append(
     w: Write<'_>,
     outcome: &str,
     headers: &HeaderMap,
+    named: bool,
 ) -> Result<(), Problem> {
     let (request_id, cut) = match request_id(headers).as_deref().map(cap) {
         Some((id, cut)) => (Some(id), cut),
@@ -256,7 +258,7 @@ async fn append(
     .bind(outcome)
     .bind(request_id)
     .bind(detail)
-    .persistent(false)
+    .persistent(named)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -18,12 +18,14 @@
 //!
 //! # PgBouncer
 //!
-//! Every query is prepared unnamed (`.persistent(false)`) and runs inside a transaction, with
-//! readiness on the simple protocol. PgBouncer in transaction mode before 1.21 hands a server
-//! connection to another client between transactions without tracking what was prepared on it:
-//! named statements then collide or go missing, and an unnamed one prepared outside a
-//! transaction can lose its server between Parse and Bind. A new query must follow both rules;
-//! `app/tests/pgbouncer.rs` runs the routes through Debian's PgBouncer to check.
+//! Every query runs inside a transaction and is prepared `.persistent(state.named)`, readiness
+//! on the simple protocol. PgBouncer in transaction mode before 1.21 hands a server connection
+//! to another client between transactions without tracking what was prepared on it: named
+//! statements then collide or go missing, and an unnamed one prepared outside a transaction can
+//! lose its server between Parse and Bind. So behind a pooler `named` is false (a URL with
+//! `statement-cache-capacity=0`); connected directly it is true, since an unnamed statement
+//! costs a round trip more. A new query must follow both rules; `tests/pgbouncer.rs` runs the
+//! routes through Debian's PgBouncer to check.
 
 pub mod audit;
 pub mod auth;
@@ -65,6 +67,9 @@ pub struct AppState {
     pub limits: Arc<Limiter>,
     /// Where writes are published; None answers writes with 503.
     pub events: Option<Arc<publish::Events>>,
+    /// Whether queries prepare named (cached) statements: true connected to Postgres, false
+    /// behind a pooler that hands each transaction any server connection (see "PgBouncer").
+    pub named: bool,
 }
 
 impl AppState {
@@ -179,7 +184,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     let result = match (&bearer, &api_key) {
         (Some(_), Some(_)) => Err(AuthError::Both),
         (Some(token), None) => state.auth.verify(token),
-        (None, Some(key)) => api_key_principal(&state.pool, key).await,
+        (None, Some(key)) => api_key_principal(&state, key).await,
         (None, None) => Err(AuthError::Missing),
     };
     let p = match result {
@@ -252,18 +257,22 @@ fn refuse(
     res
 }
 
-async fn api_key_principal(pool: &PgPool, key: &str) -> Result<Principal, AuthError> {
+async fn api_key_principal(state: &AppState, key: &str) -> Result<Principal, AuthError> {
     let (id, secret) = auth::split_api_key(key).ok_or(AuthError::ApiKey)?;
     let failed = |e: sqlx::Error| {
         tracing::warn!(error = %e, "API key lookup failed.");
         AuthError::ApiKey
     };
     // In a transaction, since the statement is unnamed (the crate's "PgBouncer").
-    let mut tx = pool.begin_with("BEGIN READ ONLY").await.map_err(failed)?;
+    let mut tx = state
+        .pool
+        .begin_with("BEGIN READ ONLY")
+        .await
+        .map_err(failed)?;
     let row: Option<(String, String, Vec<u8>)> =
         sqlx::query_as("SELECT tenant_id, role, secret_sha256 FROM auth.find_api_key($1)")
             .bind(id)
-            .persistent(false)
+            .persistent(state.named)
             .fetch_optional(&mut *tx)
             .await
             .map_err(failed)?;

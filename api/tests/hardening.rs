@@ -42,6 +42,7 @@ async fn bare_api() -> anyhow::Result<(Api, PgPool)> {
         auth: Arc::new(auth),
         limits: Arc::new(Limiter::new(RateLimits::default())),
         events: None,
+        named: true,
     });
     Ok((Api { app, db }, pool))
 }

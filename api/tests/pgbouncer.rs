@@ -28,8 +28,9 @@ use http_body_util::BodyExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tower::ServiceExt;
 
-/// The API over `options` as `composerp_api`, with limits high enough to refuse nothing.
-async fn api(options: PgConnectOptions, connections: u32) -> anyhow::Result<Router> {
+/// The API over `options` as `composerp_api`, with limits high enough to refuse nothing;
+/// `named` as behind a pooler (false) or not.
+async fn api(options: PgConnectOptions, connections: u32, named: bool) -> anyhow::Result<Router> {
     let pool = PgPoolOptions::new()
         .max_connections(connections)
         .connect_with(options)
@@ -50,6 +51,7 @@ async fn api(options: PgConnectOptions, connections: u32) -> anyhow::Result<Rout
         auth: Arc::new(auth),
         limits: Arc::new(Limiter::new(limits)),
         events: None,
+        named,
     }))
 }
 
@@ -163,8 +165,8 @@ async fn every_route_answers_through_pgbouncer_as_it_does_directly() -> anyhow::
             .fetch_one(&db.pool)
             .await?;
     let bouncer = PgBouncer::start(&["composerp_api"], 2)?;
-    let direct = api(db.options_as("composerp_api"), 2).await?;
-    let through = api(bouncer.options(&db, "composerp_api"), 16).await?;
+    let direct = api(db.options_as("composerp_api"), 2, true).await?;
+    let through = api(bouncer.options(&db, "composerp_api"), 16, false).await?;
 
     let calls = Arc::new(reads(&api_key));
     let mut expected = Vec::new();

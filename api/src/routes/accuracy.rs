@@ -131,7 +131,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<ItemAccuracy> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -170,7 +170,7 @@ pub async fn by_class(
          FROM bi.forecast_accuracy_by_class WHERE tenant_id = $1 ORDER BY demand_class",
     )
     .bind(&p.tenant)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

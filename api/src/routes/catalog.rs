@@ -203,7 +203,7 @@ where
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let mut rows: Vec<T> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -223,7 +223,7 @@ where
     ))
     .bind(&p.tenant)
     .bind(id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

@@ -136,7 +136,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<DemandFeatures> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -164,7 +164,7 @@ pub async fn one(
     .bind(&p.tenant)
     .bind(&location_id)
     .bind(&item_id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

@@ -104,7 +104,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Forecast> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -218,7 +218,7 @@ pub async fn one(
     .bind(&location_id)
     .bind(&item_id)
     .bind(q.forecast_id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(forecast) = forecast else {
@@ -235,7 +235,7 @@ pub async fn one(
     .bind(&location_id)
     .bind(&item_id)
     .bind(forecast.forecast_id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

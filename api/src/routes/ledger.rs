@@ -108,7 +108,7 @@ pub async fn entries(
     .bind(q.to)
     .bind(after)
     .bind(limit + 1)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);
@@ -185,7 +185,7 @@ pub async fn low_stock(
     .bind(after_time)
     .bind(after_id)
     .bind(limit + 1)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

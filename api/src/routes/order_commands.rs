@@ -374,7 +374,7 @@ pub async fn command(
     .bind(&po_number)
     .bind(command_id)
     .bind(resource(&po_number))
-    .persistent(false)
+    .persistent(s.named)
     .fetch_one(&mut *tx)
     .await?;
     AppState::end_read(tx);

@@ -192,7 +192,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let mut rows: Vec<PurchaseOrder> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -213,7 +213,7 @@ pub(crate) async fn load(
     ))
     .bind(tenant)
     .bind(po_number)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(order) = order else {
@@ -227,7 +227,7 @@ pub(crate) async fn load(
     )
     .bind(tenant)
     .bind(po_number)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

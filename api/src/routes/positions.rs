@@ -163,7 +163,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Position> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -199,7 +199,7 @@ pub async fn one(
     .bind(&p.tenant)
     .bind(&location_id)
     .bind(&item_id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

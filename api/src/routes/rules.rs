@@ -115,7 +115,7 @@ pub async fn list(
     let mut tx = state.tenant_tx(&p.tenant).await?;
     let rows: Vec<Rule> = sql
         .build_query_as()
-        .persistent(false)
+        .persistent(state.named)
         .fetch_all(&mut *tx)
         .await?;
     AppState::end_read(tx);
@@ -143,7 +143,7 @@ pub async fn one(
     .bind(&p.tenant)
     .bind(&location_id)
     .bind(&item_id)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?;
     AppState::end_read(tx);

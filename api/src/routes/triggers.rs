@@ -179,7 +179,7 @@ pub async fn list(
     .bind(after_id)
     .bind(limit + 1)
     .bind(&q.po_number)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_all(&mut *tx)
     .await?;
     AppState::end_read(tx);

@@ -96,7 +96,7 @@ pub(crate) async fn attributes(
     )
     .bind(&p.tenant)
     .bind(entity)
-    .persistent(false)
+    .persistent(state.named)
     .fetch_optional(&mut *tx)
     .await?
     .flatten();

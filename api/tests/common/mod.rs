@@ -58,6 +58,7 @@ impl Api {
             auth: Arc::new(auth),
             limits: Arc::new(limits.into()),
             events,
+            named: true,
         });
         Ok(Api { app, db })
     }

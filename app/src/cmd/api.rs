@@ -83,6 +83,15 @@ pub fn api_database_url(database_url: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+/// Whether the API may name its prepared statements: not when `url` turns sqlx's statement
+/// cache off (`statement-cache-capacity=0`), as a URL to PgBouncer in transaction mode should.
+pub fn named_statements(url: &str) -> bool {
+    url::Url::parse(url).map_or(true, |u| {
+        !u.query_pairs()
+            .any(|(k, v)| k == "statement-cache-capacity" && v.trim() == "0")
+    })
+}
+
 /// The API's state: a pool as `composerp_api`, the token verifier and the limits (pruned every
 /// minute).
 pub async fn state(
@@ -103,6 +112,7 @@ pub async fn state(
     let limits = Arc::new(limits.into());
     Limiter::spawn_pruning(&limits, Duration::from_secs(60));
     Ok(AppState {
+        named: named_statements(url),
         pool,
         auth: Arc::new(auth),
         limits,
@@ -199,6 +209,17 @@ mod tests {
             jwt_roles_claim: "roles".into(),
             jwt_max_ttl: 3600,
         }
+    }
+
+    #[test]
+    fn statements_are_unnamed_only_with_the_cache_off() {
+        assert!(named_statements("postgres://composerp_api@db/composerp"));
+        assert!(named_statements(
+            "postgres://db/c?statement-cache-capacity=100"
+        ));
+        assert!(!named_statements(
+            "postgres://pgbouncer:6432/c?sslmode=require&statement-cache-capacity=0"
+        ));
     }
 
     #[test]
