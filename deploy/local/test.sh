@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash deploy/local/bootstrap.sh
 . deploy/local/env.sh
-# Debian packages some checks need beyond bootstrap.sh's: pgbouncer (app/tests/pgbouncer.rs) and
+# Debian packages some checks need beyond bootstrap.sh's: pgbouncer ({api,sinks}/tests/pgbouncer.rs) and
 # prometheus (promtool, deploy/ops/check.sh). Installed once; the package postinst scripts start
 # no daemon in a container.
 need=()
