@@ -6,7 +6,8 @@
 //! at BENCH_RATE requests/s (default 2,000) for BENCH_SECONDS (default 20) against: one position by
 //! key, and a page of 100 positions of one location; keys drawn at random per request. First the
 //! same load on `/healthz`, which touches no database, as the run's ceiling. Each endpoint is
-//! measured connected directly and through Debian's PgBouncer 1.18 in transaction mode.
+//! measured connected directly and through Debian's PgBouncer 1.18 in transaction mode
+//! (BENCH_PGBOUNCER_POOL server connections, default 4).
 
 use std::{process::Command, sync::Arc, time::Instant};
 
@@ -127,8 +128,10 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     let base = serve(db.options_as("composerp_api"), true).await?;
-    // Debian's PgBouncer 1.18 in transaction mode, four server connections for the API's 16.
-    let bouncer = PgBouncer::start(&["composerp_api"], 4)?;
+    // Debian's PgBouncer 1.18 in transaction mode, BENCH_PGBOUNCER_POOL server connections
+    // (default 4) for the API's 16.
+    let pool: u32 = env_or("BENCH_PGBOUNCER_POOL", "4").parse()?;
+    let bouncer = PgBouncer::start(&["composerp_api"], pool)?;
     let bounced = serve(bouncer.options(&db, "composerp_api"), false).await?;
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
