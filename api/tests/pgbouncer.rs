@@ -2,7 +2,7 @@
 //! statements: every read route, refusals and their audit rows, from 16 concurrent clients over
 //! two server connections, must answer exactly what the API answers connected directly.
 
-// Only the seeds and tokens of the shared module are used here.
+// Only the router, seeds and tokens of the shared module are used here.
 #[allow(dead_code)]
 mod common;
 
@@ -16,13 +16,8 @@ use axum::{
     body::Body,
     http::{Request, StatusCode},
 };
-use common::{SECRET, TENANTS, bearer, seed, token};
-use composerp_api::{
-    AppState,
-    auth::{AuthConfig, Authenticator},
-    limit::{Limiter, RateLimits},
-    router,
-};
+use common::{TENANTS, app, bearer, seed, token};
+use composerp_api::limit::RateLimits;
 use composerp_sinks::testing::{PgBouncer, TestDatabase};
 use http_body_util::BodyExt;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -35,24 +30,13 @@ async fn api(options: PgConnectOptions, connections: u32, named: bool) -> anyhow
         .max_connections(connections)
         .connect_with(options)
         .await?;
-    let auth = Authenticator::new(&AuthConfig {
-        hs256_secret: Some(SECRET.to_vec()),
-        audience: "composerp".into(),
-        ..Default::default()
-    })?;
     let limits = RateLimits {
         per_caller: 1_000_000,
         per_tenant: 1_000_000,
         failures_per_address: 1_000_000,
         failures_per_identity: 1_000_000,
     };
-    Ok(router(AppState {
-        pool,
-        auth: Arc::new(auth),
-        limits: Arc::new(Limiter::new(limits)),
-        events: None,
-        named,
-    }))
+    app(pool, limits, None, named)
 }
 
 /// One request: method, path and credentials (header name and value).

@@ -2,6 +2,8 @@
 //! statements and hands each transaction any server connection: its twenty table sessions share
 //! two, and the rows, versions and offsets must come out exact, across a restart.
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -10,41 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use composerp_events::{
-    Codec, Event, EventId,
-    inventory::{InventoryTransactionCreated, InventoryUpdated},
-    samples,
-};
+use common::{count, position, transaction};
+use composerp_events::{Codec, Event};
 use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::{
     sink::{self, SinkConfig},
     testing::{PgBouncer, TestDatabase},
 };
 use composerp_topics::{TopicCatalog, admin::Admin};
-use sqlx::{PgPool, postgres::PgPoolOptions};
-
-/// Version `v` of item-location `k`: on hand 10·v + k.
-fn position(tenant: &str, k: usize, v: i64) -> InventoryUpdated {
-    let mut u = samples::inventory_updated();
-    u.event_id = EventId::from_name(&format!("pos-{tenant}-{k}-{v}"));
-    u.tenant_id = tenant.into();
-    u.location_id = format!("s{:02}", k % 7);
-    u.item_id = format!("i{k:04}");
-    u.sequence = v;
-    u.on_hand = 10 * v + k as i64;
-    u
-}
-
-/// Ledger entry `n` of `tenant`.
-fn entry(tenant: &str, n: usize) -> InventoryTransactionCreated {
-    let mut t = samples::inventory_transaction_created();
-    t.event_id = EventId::from_name(&format!("tx-{tenant}-{n}"));
-    t.tenant_id = tenant.into();
-    t.location_id = format!("s{:02}", n % 7);
-    t.item_id = format!("i{:04}", n % 100);
-    t.sequence = n as i64;
-    t
-}
+use sqlx::postgres::PgPoolOptions;
 
 /// Publishes `e` to `topic` keyed by tenant and event id.
 fn send<E: Event>(p: &mut Publisher, codec: &Codec, topic: &str, e: &E) -> anyhow::Result<()> {
@@ -52,13 +28,6 @@ fn send<E: Event>(p: &mut Publisher, codec: &Codec, topic: &str, e: &E) -> anyho
     let key = format!("{}|{}", e.tenant_id(), e.event_id());
     p.send(&spec.name, key.as_bytes(), &codec.encode(e)?, None)?;
     Ok(())
-}
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or(-1)
 }
 
 /// Runs the sink against `url` until `want` holds (checked directly) or 90 s pass.
@@ -141,13 +110,13 @@ async fn the_sink_writes_exact_rows_through_pgbouncer_and_resumes_there() -> any
                 &mut publisher,
                 &codec,
                 "inventory.transactions",
-                &entry(tenant, n),
+                &transaction(tenant, n),
             )?;
             send(
                 &mut publisher,
                 &codec,
                 "inventory.transactions",
-                &entry(tenant, n),
+                &transaction(tenant, n),
             )?;
         }
     }
@@ -175,7 +144,7 @@ async fn the_sink_writes_exact_rows_through_pgbouncer_and_resumes_there() -> any
             &mut publisher,
             &codec,
             "inventory.transactions",
-            &entry("acme", n),
+            &transaction("acme", n),
         )?;
     }
     publisher.flush()?;

@@ -1,6 +1,8 @@
 //! The sinks on a real broker and a real Postgres: exact rows, versions, dead letters, restarts
 //! and tenant isolation as the API and BI roles see it.
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -9,12 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{count, position, transaction};
 use composerp_events::{
-    Codec, Date, Event, EventId, Money, Timestamp,
-    catalog::Location,
-    inventory::{InventoryLowStock, InventoryTransactionCreated, InventoryUpdated},
-    replenishment::PurchaseOrderLine,
-    samples,
+    Codec, Date, Event, EventId, Money, Timestamp, catalog::Location, inventory::InventoryLowStock,
+    replenishment::PurchaseOrderLine, samples,
 };
 use composerp_kafka::{KafkaSettings, LocalBroker, Publisher};
 use composerp_sinks::{
@@ -34,29 +34,6 @@ use rdkafka::{
 use sqlx::{Connection, PgConnection};
 
 const TENANTS: [&str; 2] = ["acme", "globex"];
-
-/// The version `v` of item-location `k`: on hand 10·v + k.
-fn position(tenant: &str, k: usize, v: i64) -> InventoryUpdated {
-    let mut u = samples::inventory_updated();
-    u.event_id = EventId::from_name(&format!("pos-{tenant}-{k}-{v}"));
-    u.tenant_id = tenant.into();
-    u.location_id = format!("s{:02}", k % 7);
-    u.item_id = format!("i{k:04}");
-    u.sequence = v;
-    u.on_hand = 10 * v + k as i64;
-    u.stock_value = Money(u.on_hand * 10_000);
-    u
-}
-
-fn transaction(tenant: &str, n: usize) -> InventoryTransactionCreated {
-    let mut t = samples::inventory_transaction_created();
-    t.event_id = EventId::from_name(&format!("tx-{tenant}-{n}"));
-    t.tenant_id = tenant.into();
-    t.location_id = format!("s{:02}", n % 7);
-    t.item_id = format!("i{:04}", n % 100);
-    t.sequence = n as i64;
-    t
-}
 
 struct Env {
     _broker: LocalBroker,
@@ -120,13 +97,6 @@ impl Env {
         anyhow::ensure!(done, "the sink did not reach the expected rows within 90 s");
         Ok(())
     }
-}
-
-async fn count(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or(-1)
 }
 
 /// The tables and views of purchase orders, triggers and forecasts, tenant-scoped like the rest.

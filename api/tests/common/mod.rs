@@ -48,18 +48,7 @@ impl Api {
             .max_connections(4)
             .connect_with(db.options_as("composerp_api"))
             .await?;
-        let auth = Authenticator::new(&AuthConfig {
-            hs256_secret: Some(SECRET.to_vec()),
-            audience: "composerp".into(),
-            ..Default::default()
-        })?;
-        let app = router(AppState {
-            pool,
-            auth: Arc::new(auth),
-            limits: Arc::new(limits.into()),
-            events,
-            named: true,
-        });
+        let app = app(pool, limits, events, true)?;
         Ok(Api { app, db })
     }
 
@@ -109,6 +98,28 @@ impl Api {
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, body, content_type)
     }
+}
+
+/// The router over `pool` with the test secret, `limits` and `events`; statements `named` (as
+/// connected directly) or not (as behind a pooler).
+pub fn app(
+    pool: sqlx::PgPool,
+    limits: impl Into<Limiter>,
+    events: Option<Arc<Events>>,
+    named: bool,
+) -> anyhow::Result<Router> {
+    let auth = Authenticator::new(&AuthConfig {
+        hs256_secret: Some(SECRET.to_vec()),
+        audience: "composerp".into(),
+        ..Default::default()
+    })?;
+    Ok(router(AppState {
+        pool,
+        auth: Arc::new(auth),
+        limits: Arc::new(limits.into()),
+        events,
+        named,
+    }))
 }
 
 pub fn token(tenant: &str, role: &str) -> String {
