@@ -55,6 +55,22 @@ impl DeadLetter<'_> {
 /// so a re-driven record can be told from the original in the source topic.
 pub const REPLAY_OF_HEADER: &str = "composerp.replay.of";
 
+/// Header of a record re-driven on purpose past the processors' deduplication window (value
+/// [`REDRIVE_BEYOND_WINDOW`]): the operator vouches it never applied, so it is applied even if
+/// its id can no longer be checked.
+pub const REDRIVE_HEADER: &str = "composerp.redrive";
+
+/// The one value of [`REDRIVE_HEADER`] the processors act on.
+pub const REDRIVE_BEYOND_WINDOW: &str = "beyond_dedupe_window";
+
+/// Whether a record's headers ask for a re-drive past the deduplication window.
+pub fn redriven(headers: Option<&rdkafka::message::BorrowedHeaders>) -> bool {
+    headers.is_some_and(|h| {
+        h.iter()
+            .any(|h| h.key == REDRIVE_HEADER && h.value == Some(REDRIVE_BEYOND_WINDOW.as_bytes()))
+    })
+}
+
 /// Why dead letters could not be read back.
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {

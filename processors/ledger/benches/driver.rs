@@ -20,7 +20,7 @@ use composerp_runtime::{
     engine::{EngineConfig, PARCEL},
     processor::{Outputs, Tables},
     store::{Checkpoint, Store},
-    task::{Env, Task},
+    task::{Env, Record, Task},
 };
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
@@ -110,15 +110,15 @@ fn bench(c: &mut Criterion) {
                     for (b, chunk) in inputs.chunks(batch).enumerate() {
                         let env = Env::new(&processor, &tables, &codec, Timestamp::now());
                         for (i, bytes) in chunk.iter().enumerate() {
-                            task.handle(
-                                &env,
-                                0,
-                                (b * batch + i) as i64,
-                                env.now.0,
+                            let record = Record {
+                                index: 0,
+                                partition: 0,
+                                offset: (b * batch + i) as i64,
+                                written: env.now.0,
+                                redrive: false,
                                 bytes,
-                                &mut out,
-                            )
-                            .expect("handle");
+                            };
+                            task.handle(&env, &record, &mut out).expect("handle");
                             if out.len() >= PARCEL {
                                 outputs += out.len();
                                 out.clear();

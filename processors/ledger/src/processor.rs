@@ -512,6 +512,37 @@ mod tests {
     }
 
     #[test]
+    fn a_record_beyond_the_window_applies_only_when_redriven_and_then_once() {
+        const DAY: i64 = 86_400_000_000;
+        let mut d = TestDriver::new(InventoryLedger);
+        let start = Timestamp(0);
+        d.pipe([receipt("r1", "s1", "sku", 10)]);
+        d.advance_wall_clock(8 * DAY);
+        d.pipe([sale("s1", "s1", "sku", 1)]);
+        let old = sale("old", "s1", "sku", 2);
+        d.pipe_written(old.clone(), start, false);
+        let reasons: Vec<&str> = d.dead_letters().iter().map(|l| l.reject.reason).collect();
+        assert_eq!(reasons, vec!["beyond_dedupe_window"]);
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 9);
+
+        // Re-driven as written (dlq replay keeps no timestamp, but a topic's window can stay
+        // ahead of the replay's time when a producer's clock ran fast).
+        d.pipe_written(old.clone(), start, true);
+        assert_eq!(d.dead_letters().len(), 1, "applied, not dead-lettered");
+        assert_eq!(position(&d, "s1", "sku").position.buckets().on_hand, 7);
+        let before = d.raw_outputs().len();
+        d.pipe_written(old.clone(), start, true);
+        d.pipe([old]);
+        assert_eq!(
+            position(&d, "s1", "sku").position.buckets().on_hand,
+            7,
+            "further copies, re-driven or not, are duplicates"
+        );
+        assert_eq!(d.raw_outputs().len(), before);
+        assert_eq!(d.dead_letters().len(), 1);
+    }
+
+    #[test]
     fn poison_records_go_to_the_dead_letters_and_the_rest_applies() {
         let mut d = TestDriver::new(InventoryLedger);
         d.pipe([receipt("r1", "s1", "sku", 10)]);

@@ -164,6 +164,7 @@ fn rounds_on_several_threads_end_as_records_one_by_one() {
                 partition: *p,
                 offset: *offset - 1,
                 written: env.now.0,
+                redrive: false,
                 bytes,
             }
         })
@@ -174,10 +175,7 @@ fn rounds_on_several_threads_end_as_records_one_by_one() {
     let mut out = Outputs::default();
     for (at, r) in records.iter().enumerate() {
         let task = one.get_mut(&r.partition).expect("task");
-        match task
-            .handle(&env, r.index, r.offset, r.written, r.bytes, &mut out)
-            .expect("handle")
-        {
+        match task.handle(&env, r, &mut out).expect("handle") {
             Outcome::Applied => seq.handled += 1,
             Outcome::Duplicate => {
                 seq.handled += 1;

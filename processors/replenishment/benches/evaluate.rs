@@ -34,7 +34,7 @@ use composerp_replenishment::{Replenishment, ReplenishmentInput, tables::Repleni
 use composerp_runtime::{
     engine::PARCEL,
     processor::{Input, Outputs, Tables},
-    task::{Env, Task},
+    task::{Env, Record as TaskRecord, Task},
 };
 
 /// The allocator of the `composerp` binary, so the figures are the service's.
@@ -346,8 +346,15 @@ fn run(
     let started = Instant::now();
     for chunk in records.chunks(batch) {
         for rec in chunk {
-            task.handle(env, rec.index, rec.offset, rec.at, &rec.bytes, &mut out)
-                .expect("outputs encode");
+            let record = TaskRecord {
+                index: rec.index,
+                partition: 0,
+                offset: rec.offset,
+                written: rec.at,
+                redrive: false,
+                bytes: &rec.bytes,
+            };
+            task.handle(env, &record, &mut out).expect("outputs encode");
             if out.len() >= PARCEL {
                 r.outputs += out.len();
                 parcel(&out);

@@ -18,6 +18,11 @@
 //! - A replayed record (same topic and offset as the recorded one, after a crash) is not a
 //!   duplicate: it is handed to the processor again, which recognises what its states already
 //!   reflect.
+//! - A record re-driven on purpose from the dead-letter topic (`composerp dlq replay
+//!   --beyond-window`, which sets the [`REDRIVE_HEADER`](composerp_kafka::dlq::REDRIVE_HEADER))
+//!   is applied even if written before the window: the operator vouches that it never applied.
+//!   Its id is then remembered as if written at the window's newest time, so any further copy
+//!   within a whole window is a duplicate.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +49,8 @@ pub enum Verdict {
     Duplicate,
     /// Written before the window of its topic: whether it is a duplicate cannot be known.
     BeyondWindow {
+        /// The id, for [`Dedupe::record_redriven`] if the record is re-driven on purpose.
+        key: IdKey,
         /// The oldest record time the window still covers.
         cutoff: i64,
     },
@@ -160,6 +167,7 @@ impl Dedupe {
             Some(a) if a.offset == offset => Verdict::Replay,
             Some(_) => Verdict::Duplicate,
             None if at < self.cutoff(input) => Verdict::BeyondWindow {
+                key,
                 cutoff: self.cutoff(input),
             },
             None => Verdict::New(key),
@@ -173,6 +181,14 @@ impl Dedupe {
         self.fresh.push((key, applied));
         let newest = &mut self.newest[key.input as usize];
         *newest = (*newest).max(at);
+    }
+
+    /// Remembers a record applied on purpose although [`Dedupe::check`] found it beyond the
+    /// window: as written at its topic's newest record time, so that it stays remembered for a
+    /// whole window.
+    pub fn record_redriven(&mut self, key: IdKey, offset: i64) {
+        let newest = self.newest[key.input as usize];
+        self.record(key, newest, offset);
     }
 
     /// Appends the store and changelog rows of this commit: the new segments and the deletion of
@@ -311,13 +327,37 @@ mod tests {
     fn the_window_trails_each_topics_newest_record_time() {
         let mut d = Dedupe::new(2, 7 * DAY);
         apply(&mut d, 0, "new", 30 * DAY, 0);
-        assert_eq!(
+        assert!(matches!(
             apply(&mut d, 0, "old", 22 * DAY, 1),
-            Verdict::BeyondWindow { cutoff: 23 * DAY }
-        );
+            Verdict::BeyondWindow { cutoff, .. } if cutoff == 23 * DAY
+        ));
         assert!(
             matches!(apply(&mut d, 1, "old", 22 * DAY, 0), Verdict::New(_)),
             "another topic's time does not move this one's window"
+        );
+    }
+
+    #[test]
+    fn a_redriven_record_is_remembered_for_a_whole_window() {
+        let mut d = Dedupe::new(1, 7 * DAY);
+        apply(&mut d, 0, "new", 30 * DAY, 0);
+        let Verdict::BeyondWindow { key, .. } = d.check(0, "t1", id("old"), 2 * DAY, 1) else {
+            panic!("beyond the window");
+        };
+        d.record_redriven(key, 1);
+        assert_eq!(apply(&mut d, 0, "old", 2 * DAY, 1), Verdict::Replay);
+        assert_eq!(
+            apply(&mut d, 0, "old", 30 * DAY, 2),
+            Verdict::Duplicate,
+            "a copy written later"
+        );
+        apply(&mut d, 0, "newer", 36 * DAY, 3);
+        let mut rows = Vec::new();
+        d.take_changes(&mut rows).expect("segments");
+        assert_eq!(
+            apply(&mut d, 0, "old", 36 * DAY, 4),
+            Verdict::Duplicate,
+            "still remembered six days on, however old it was"
         );
     }
 

@@ -18,7 +18,7 @@ use crate::{
     order::{Held, OrderLog},
     processor::{Input, Outputs, Processor, Reject, Tables, input_topics},
     states::Change,
-    task::{Env, Outcome, Task},
+    task::{Env, Outcome, Record, Task},
     timer::Timers,
 };
 
@@ -114,7 +114,7 @@ impl<P: Processor> TestDriver<P> {
         let mut fed = 0;
         for o in outputs.iter() {
             if let Some(index) = names.iter().position(|n| *n == Some(o.topic)) {
-                self.feed(index, o.payload.to_vec());
+                self.feed(index, o.payload.to_vec(), self.now, false);
                 fed += 1;
             }
         }
@@ -133,8 +133,17 @@ impl<P: Processor> TestDriver<P> {
     pub fn pipe(&mut self, inputs: impl IntoIterator<Item = P::Input>) {
         for input in inputs {
             let (index, bytes) = input.encode(&self.codec).expect("input encodes");
-            self.feed(index, bytes);
+            self.feed(index, bytes, self.now, false);
         }
+        self.end_batch();
+    }
+
+    /// Processes one record as a batch, stamped as written to its topic at `written` (the
+    /// others are stamped with the wall clock), and re-driven past the deduplication window if
+    /// `redrive` (as `composerp dlq replay --beyond-window` marks it; see [`crate::dedupe`]).
+    pub fn pipe_written(&mut self, input: P::Input, written: Timestamp, redrive: bool) {
+        let (index, bytes) = input.encode(&self.codec).expect("input encodes");
+        self.feed(index, bytes, written, redrive);
         self.end_batch();
     }
 
@@ -144,17 +153,18 @@ impl<P: Processor> TestDriver<P> {
             .iter()
             .position(|t| *t == topic_id)
             .unwrap_or_else(|| panic!("{topic_id} is not an input of {}", P::NAME));
-        self.feed(index, bytes);
+        self.feed(index, bytes, self.now, false);
         self.end_batch();
     }
 
-    fn feed(&mut self, index: usize, bytes: Vec<u8>) {
+    fn feed(&mut self, index: usize, bytes: Vec<u8>, written: Timestamp, redrive: bool) {
         let offset = self.next_offset[index];
         self.next_offset[index] += 1;
         let record = Held {
             index,
             offset,
-            written: self.now.0,
+            written: written.0,
+            redrive,
             key: None,
             bytes,
         };
@@ -167,16 +177,17 @@ impl<P: Processor> TestDriver<P> {
 
     fn handle(&mut self, r: Held) {
         let env = Env::new(&self.processor, &self.tables, &self.codec, self.now);
+        let record = Record {
+            index: r.index,
+            partition: self.task.partition,
+            offset: r.offset,
+            written: r.written,
+            redrive: r.redrive,
+            bytes: &r.bytes,
+        };
         match self
             .task
-            .handle(
-                &env,
-                r.index,
-                r.offset,
-                r.written,
-                &r.bytes,
-                &mut self.outputs,
-            )
+            .handle(&env, &record, &mut self.outputs)
             .expect("outputs encode")
         {
             Outcome::Applied | Outcome::AlreadyApplied | Outcome::Duplicate => {}

@@ -106,6 +106,8 @@ pub struct Held {
     pub offset: i64,
     /// When it was written to its topic (micros).
     pub written: i64,
+    /// Re-driven on purpose past the deduplication window (see [`crate::dedupe`]).
+    pub redrive: bool,
     /// Record key.
     pub key: Option<Vec<u8>>,
     /// Value.
@@ -206,6 +208,7 @@ mod tests {
             index,
             offset,
             written: 0,
+            redrive: false,
             key: None,
             bytes: vec![index as u8, offset as u8],
         }

@@ -4,6 +4,7 @@
 //! handling the records one by one: the same states, and each partition's outputs in the same
 //! order (the engine's broker tests and `processors/ledger/tests/parallel.rs` check it).
 
+pub use crate::task::Record;
 use crate::{
     processor::{EmitError, Outputs, Processor, Reject},
     task::{Env, Outcome, Task},
@@ -12,21 +13,6 @@ use crate::{
 /// Fewer records than this per thread run on fewer threads: waking a helper and waiting for it
 /// costs about as much as handling a few records.
 pub const MIN_PER_THREAD: usize = 256;
-
-/// One consumed record of a round.
-#[derive(Debug, Clone, Copy)]
-pub struct Record<'m> {
-    /// Input topic index.
-    pub index: usize,
-    /// Partition.
-    pub partition: i32,
-    /// Offset in its partition.
-    pub offset: i64,
-    /// When it was written to its topic (micros).
-    pub written: i64,
-    /// Value.
-    pub bytes: &'m [u8],
-}
 
 /// What one thread made of its share of a round.
 #[derive(Debug, Default)]
@@ -151,7 +137,7 @@ fn handle_share<P: Processor>(
         let Some((_, task)) = tasks.iter_mut().find(|t| t.0 == r.partition) else {
             continue;
         };
-        match task.handle(env, r.index, r.offset, r.written, r.bytes, &mut out) {
+        match task.handle(env, r, &mut out) {
             Ok(Outcome::AlreadyApplied) => {}
             Ok(outcome) => {
                 share.handled[r.index] += 1;

@@ -25,6 +25,24 @@ pub enum Outcome {
     Duplicate,
 }
 
+/// One consumed record, as the runtime hands it to a task.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'m> {
+    /// Input topic index.
+    pub index: usize,
+    /// Partition.
+    pub partition: i32,
+    /// Offset in its partition.
+    pub offset: i64,
+    /// When it was written to its topic (micros: the record's timestamp, which the
+    /// deduplication window follows).
+    pub written: i64,
+    /// Re-driven on purpose past the deduplication window (see [`crate::dedupe`]).
+    pub redrive: bool,
+    /// Value.
+    pub bytes: &'m [u8],
+}
+
 /// State and progress of one partition of a processor.
 pub struct Task<P: Processor> {
     /// Partition number (the same for every input topic).
@@ -148,29 +166,25 @@ impl<P: Processor> Task<P> {
         )
     }
 
-    /// Handles one record of input `index` at `offset`, written to its topic at `written`
-    /// (micros: the record's timestamp, which the deduplication window follows); outputs are
-    /// appended to `out`.
+    /// Handles one record `r` of this task's partition; outputs are appended to `out`.
     pub fn handle(
         &mut self,
         env: &Env<'_, P>,
-        index: usize,
-        offset: i64,
-        written: i64,
-        bytes: &[u8],
+        r: &Record<'_>,
         out: &mut Outputs,
     ) -> Result<Outcome, EmitError> {
+        let (index, offset, written) = (r.index, r.offset, r.written);
         if offset < self.offsets[index] {
             return Ok(Outcome::AlreadyApplied);
         }
         self.offsets[index] = offset + 1;
         self.order.note(index, offset);
-        let input = match <P::Input as Input>::decode(index, env.codec, bytes) {
+        let input = match <P::Input as Input>::decode(index, env.codec, r.bytes) {
             Ok(i) => i,
             Err(e) => return Ok(Outcome::Rejected(e.into())),
         };
         let at = input.occurred_at().0;
-        let mut fresh = None;
+        let (mut fresh, mut redriven) = (None, false);
         if self.dedupe.enabled() {
             match self
                 .dedupe
@@ -179,13 +193,18 @@ impl<P: Processor> Task<P> {
                 Verdict::New(key) => fresh = Some(key),
                 Verdict::Replay => {}
                 Verdict::Duplicate => return Ok(Outcome::Duplicate),
-                Verdict::BeyondWindow { cutoff } => {
+                Verdict::BeyondWindow { key, .. } if r.redrive => {
+                    (fresh, redriven) = (Some(key), true);
+                }
+                Verdict::BeyondWindow { cutoff, .. } => {
                     return Ok(Outcome::Rejected(Reject::new(
                         "beyond_dedupe_window",
                         format!(
                             "event {} was written to its topic at {}, before {}, the start of \
                              the window in which the topic's event ids are remembered, so a \
-                             repeat cannot be told apart (a producer clock far behind?)",
+                             repeat cannot be told apart (a producer clock far behind?); if it \
+                             never applied, re-drive it with `composerp dlq replay \
+                             --beyond-window`",
                             input.event_id(),
                             Timestamp(written),
                             Timestamp(cutoff)
@@ -224,8 +243,10 @@ impl<P: Processor> Task<P> {
         }
         match result {
             Ok(()) => {
-                if let Some(key) = fresh {
-                    self.dedupe.record(key, written, offset);
+                match fresh {
+                    Some(key) if redriven => self.dedupe.record_redriven(key, offset),
+                    Some(key) => self.dedupe.record(key, written, offset),
+                    None => {}
                 }
                 self.fire(env, TimerKind::EventTime, self.watermark(), out)?;
                 Ok(Outcome::Applied)

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use composerp_kafka::{
     KafkaSettings,
-    dlq::DeadLetter,
+    dlq::{DeadLetter, redriven},
     fetch::{FETCH_REWIND, GapCheck, Gaps},
     lag::Lag,
     member::{Join, Membership},
@@ -48,11 +48,11 @@ use crate::{
     fence::{self, Fence},
     order::{Held, ORDER_KEY, OrderLog},
     outbox::{self, Outbox, OutboxClosed},
-    parallel::{Record, Workers},
+    parallel::Workers,
     processor::{Outputs, Processor, Reject, Tables, input_topics},
     states::{Change, StateError},
     store::{Checkpoint, Store, StoreError},
-    task::{Env, Task},
+    task::{Env, Record, Task},
     timer::TimerKind,
 };
 
@@ -254,8 +254,13 @@ impl EngineConfig {
 
 /// The engine's Prometheus metrics (names in the README), with handles made once per label set.
 struct Meters {
+    processor: &'static str,
+    topics: Vec<String>,
     records_in: Vec<Counter>,
+    /// Per input, at 0 from the start, so an alert on an increase fires at the first one.
     dead_letters: Vec<Counter>,
+    /// By input index and reason, made at the first dead letter of each.
+    by_reason: HashMap<(usize, &'static str), Counter>,
     duplicates: Vec<Counter>,
     batches: Counter,
     commit_seconds: Histogram,
@@ -279,8 +284,11 @@ impl Meters {
                 .collect()
         };
         Meters {
+            processor,
+            topics: inputs.iter().map(|t| t.name.clone()).collect(),
             records_in: per_input("composerp_processor_records_in_total"),
             dead_letters: per_input("composerp_processor_dead_letters_total"),
+            by_reason: HashMap::new(),
             duplicates: per_input("composerp_processor_duplicates_total"),
             batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
             commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
@@ -294,6 +302,18 @@ impl Meters {
             timers: metrics::gauge!("composerp_processor_timers", "processor" => processor),
             store_bytes: metrics::gauge!("composerp_processor_store_bytes", "processor" => processor),
         }
+    }
+
+    /// Counts a dead letter of input `index`, by its reason (a bounded code).
+    fn dead_letter(&mut self, index: usize, reason: &'static str) {
+        self.dead_letters[index].increment(1);
+        let (processor, topic) = (self.processor, &self.topics[index]);
+        self.by_reason
+            .entry((index, reason))
+            .or_insert_with(|| {
+                metrics::counter!("composerp_processor_dead_letters_by_reason_total", "processor" => processor, "topic" => topic.clone(), "reason" => reason)
+            })
+            .increment(1);
     }
 }
 
@@ -704,7 +724,7 @@ impl<P: Processor> Engine<P> {
         }
         outbox::send(&self.producer, record)?;
         self.sent += 1;
-        self.meters.dead_letters[index].increment(1);
+        self.meters.dead_letter(index, reject.reason);
         Ok(())
     }
 }

@@ -166,6 +166,7 @@ pub(super) fn pump<P: Processor, C: ConsumerContext>(
                     index: k.index,
                     offset: m.offset(),
                     written: written(m),
+                    redrive: redriven(m.headers()),
                     key: m.key().map(<[u8]>::to_vec),
                     bytes: m.payload().unwrap_or_default().to_vec(),
                 };
@@ -182,6 +183,7 @@ pub(super) fn pump<P: Processor, C: ConsumerContext>(
             partition: k.message.partition(),
             offset: k.message.offset(),
             written: written(&k.message),
+            redrive: redriven(k.message.headers()),
             bytes: k.message.payload().unwrap_or_default(),
         })
         .chain(
@@ -192,6 +194,7 @@ pub(super) fn pump<P: Processor, C: ConsumerContext>(
                     partition,
                     offset: h.offset,
                     written: h.written,
+                    redrive: h.redrive,
                     bytes: &h.bytes,
                 }),
         )
