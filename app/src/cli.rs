@@ -274,6 +274,10 @@ pub struct DlqReplayArgs {
     /// Show what would be replayed; publish and record nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Apply the selected beyond_dedupe_window dead letters even if their topic's dedupe window
+    /// is still past them: you vouch that they never applied.
+    #[arg(long)]
+    pub beyond_window: bool,
 }
 
 /// `composerp api …`

@@ -214,3 +214,165 @@ async fn dead_letters_are_listed_shown_and_replayed_once_with_their_key() -> any
     }
     Ok(())
 }
+
+/// The latest on-hand of the one position on the positions topic, if any.
+fn latest_on_hand(brokers: &str) -> anyhow::Result<Option<i64>> {
+    let out = composerp_at(brokers)
+        .args(["tail", "--topic", "composerp.inventory.positions.v1"])
+        .args(["--from-beginning", "--max", "1000", "--idle-timeout", "3"])
+        .output()?;
+    anyhow::ensure!(out.status.success(), "{}", text(&out));
+    let last = String::from_utf8(out.stdout)?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .next_back();
+    Ok(last.and_then(|v| v["on_hand"].as_i64().or(v["value"]["on_hand"].as_i64())))
+}
+
+/// Waits until the position's on-hand is `want` (or a minute has passed); returns the last seen.
+fn await_on_hand(brokers: &str, want: i64) -> anyhow::Result<Option<i64>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let got = latest_on_hand(brokers)?;
+        if got == Some(want) || std::time::Instant::now() > deadline {
+            return Ok(got);
+        }
+    }
+}
+
+/// The reasons of the dead letters of `dlq`, in order.
+fn dead_letter_reasons(brokers: &str, dlq: &str, want: usize) -> anyhow::Result<Vec<String>> {
+    Ok(tail(brokers, dlq, want)?
+        .iter()
+        .map(|l| {
+            l["headers"]["composerp.reason"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_beyond_the_window_applies_once_when_redriven_on_purpose()
+-> anyhow::Result<()> {
+    use composerp_kafka::dlq::{REDRIVE_BEYOND_WINDOW, REDRIVE_HEADER};
+    use rdkafka::{
+        message::{Header, OwnedHeaders},
+        producer::{BaseProducer, BaseRecord, Producer},
+    };
+    const RECEIPTS: &str = "composerp.procurement.receipts.v1";
+    const RECEIPTS_DLQ: &str = "composerp.procurement.receipts.v1.dlq";
+    const DAY_MS: i64 = 86_400_000;
+    let broker = LocalBroker::start()?;
+    let brokers = broker.brokers();
+    let apply = composerp_at(&brokers).args(["topics", "apply"]).output()?;
+    anyhow::ensure!(apply.status.success(), "{}", text(&apply));
+    let db = TestDatabase::new().await?;
+    let dir = tempfile::tempdir()?;
+
+    // A producer whose clock ran 10 days fast moved the receipts topic's dedupe window (7 days)
+    // past today: a receipt written today cannot be checked, and neither can its plain replay.
+    let codec = Codec::embedded();
+    let receipt = |n: &str, qty: i64| {
+        let mut r = samples::purchase_order_received();
+        r.event_id = EventId::from_name(n);
+        r.location_id = "s1".into();
+        r.lines.truncate(1);
+        r.lines[0].quantity = qty;
+        codec.encode(&r)
+    };
+    let fast_ms = chrono::Utc::now().timestamp_millis() + 10 * DAY_MS;
+    let producer: BaseProducer = KafkaSettings::new(&brokers, None)?.producer().create()?;
+    let send = |name: &str, qty: i64, at: Option<i64>, headers: Option<OwnedHeaders>| {
+        let bytes = receipt(name, qty)?;
+        let mut record = BaseRecord::to(RECEIPTS)
+            .key(b"t1|s1".as_slice())
+            .payload(bytes.as_slice());
+        record.timestamp = at;
+        record.headers = headers;
+        producer.send(record).map_err(|(e, _)| e)?;
+        producer.flush(std::time::Duration::from_secs(30))?;
+        anyhow::Ok(())
+    };
+    send("fast", 5, Some(fast_ms), None)?;
+    send("today", 3, None, None)?;
+
+    let log = std::fs::File::create(dir.path().join("ledger.log"))?;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let mut ledger = composerp_at(&brokers)
+        .args(["run", "ledger", "--group", "composerp-ledger-redrive"])
+        .args(["--metrics-addr", &metrics])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()?;
+    let result = async {
+        assert_eq!(await_on_hand(&brokers, 5)?, Some(5));
+        assert_eq!(
+            dead_letter_reasons(&brokers, RECEIPTS_DLQ, 1)?,
+            ["beyond_dedupe_window"]
+        );
+        let replay = |extra: &[&str]| {
+            composerp_at(&brokers)
+                .env("DATABASE_URL", db.url())
+                .args(["dlq", "replay", "--topic", "procurement.receipts"])
+                .args(["--reason", "beyond_dedupe_window"])
+                .args(extra)
+                .output()
+        };
+
+        // A plain replay is judged by the same rule and comes back.
+        let plain = replay(&[])?;
+        assert!(plain.status.success(), "{}", text(&plain));
+        assert_eq!(
+            dead_letter_reasons(&brokers, RECEIPTS_DLQ, 2)?,
+            ["beyond_dedupe_window", "beyond_dedupe_window"]
+        );
+        assert_eq!(latest_on_hand(&brokers)?, Some(5));
+
+        // On purpose: both dead letters (the same receipt twice) go back, one applies.
+        let redriven = replay(&["--beyond-window"])?;
+        let said = text(&redriven);
+        assert!(redriven.status.success(), "{said}");
+        assert!(said.contains("past the dedupe window"), "{said}");
+        assert!(said.contains("1 replayed, 1 replayed before"), "{said}");
+        assert_eq!(await_on_hand(&brokers, 8)?, Some(8));
+
+        // A crash between the broker's acknowledgement and the audit record publishes it once
+        // more on the next replay: a duplicate. A later receipt shows the ledger got past it.
+        let again = OwnedHeaders::new().insert(Header {
+            key: REDRIVE_HEADER,
+            value: Some(REDRIVE_BEYOND_WINDOW),
+        });
+        send("today", 3, None, Some(again))?;
+        send("later", 1, Some(fast_ms), None)?;
+        assert_eq!(await_on_hand(&brokers, 9)?, Some(9), "applied once");
+        assert_eq!(dead_letter_reasons(&brokers, RECEIPTS_DLQ, 3)?.len(), 2);
+
+        // The dashboard's "dead letters by reason" counts both.
+        let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+            .await?
+            .text()
+            .await?;
+        let by_reason = scraped
+            .lines()
+            .find(|l| {
+                l.starts_with("composerp_processor_dead_letters_by_reason_total{")
+                    && l.contains("reason=\"beyond_dedupe_window\"")
+                    && l.contains(RECEIPTS)
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned);
+        assert_eq!(by_reason.as_deref(), Some("2"), "{scraped}");
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = ledger.kill();
+    let _ = ledger.wait();
+    result
+}

@@ -7,6 +7,10 @@
 //! earlier one, under an advisory lock, and that transaction commits only after the broker
 //! acknowledged every record. A crash between the acknowledgement and the commit leaves the
 //! record published and unrecorded; the next replay publishes it again, with the same id.
+//!
+//! With `--beyond-window`, the `beyond_dedupe_window` dead letters also carry the
+//! `composerp.redrive` header: the processors apply them even when their topic's dedupe window
+//! is still past the replay's time, and remember their ids for a whole window after.
 
 use std::{collections::BTreeMap, io::Write, process::ExitCode, time::Duration};
 
@@ -14,7 +18,7 @@ use anyhow::Context;
 use composerp_events::{Codec, codec::record_name, kind_of, kinds::value_to_json};
 use composerp_kafka::{
     Publisher,
-    dlq::{REPLAY_OF_HEADER, StoredDeadLetter, read_all},
+    dlq::{REDRIVE_BEYOND_WINDOW, REDRIVE_HEADER, REPLAY_OF_HEADER, StoredDeadLetter, read_all},
 };
 use composerp_topics::{TopicCatalog, TopicSpec};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -220,10 +224,15 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
         for d in &todo {
             writeln!(
                 out,
-                "would replay {} ({}) to {}",
+                "would replay {} ({}) to {}{}",
                 d.coordinates(&p.dlq),
                 d.reason,
-                target(d, &p)
+                target(d, &p),
+                if redrive(args, d) {
+                    ", past the dedupe window"
+                } else {
+                    ""
+                }
             )?;
         }
         writeln!(
@@ -237,10 +246,16 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
     let mut publisher = Publisher::new(&settings.kafka).context("creating the Kafka producer")?;
     for d in &todo {
         let coordinates = d.coordinates(&p.dlq);
-        let headers = OwnedHeaders::new().insert(Header {
+        let mut headers = OwnedHeaders::new().insert(Header {
             key: REPLAY_OF_HEADER,
             value: Some(coordinates.as_str()),
         });
+        if redrive(args, d) {
+            headers = headers.insert(Header {
+                key: REDRIVE_HEADER,
+                value: Some(REDRIVE_BEYOND_WINDOW),
+            });
+        }
         publisher.send(
             target(d, &p),
             d.key.as_deref().unwrap_or_default(),
@@ -274,16 +289,22 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
             "error": d.error,
             "source_partition": d.source_partition,
             "source_offset": d.source_offset,
+            "beyond_window": redrive(args, d),
         }))
         .execute(&mut *tx)
         .await
         .context("recording the replay in audit.audit_log")?;
         writeln!(
             out,
-            "replayed  {} ({}) to {}",
+            "replayed  {} ({}) to {}{}",
             d.coordinates(&p.dlq),
             d.reason,
-            target(d, &p)
+            target(d, &p),
+            if redrive(args, d) {
+                ", past the dedupe window"
+            } else {
+                ""
+            }
         )?;
     }
     tx.commit().await.context("committing the audit records")?;
@@ -294,6 +315,11 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
         skipped.len()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `d` is re-driven past the dedupe window.
+fn redrive(args: &DlqReplayArgs, d: &StoredDeadLetter) -> bool {
+    args.beyond_window && d.reason == REDRIVE_BEYOND_WINDOW
 }
 
 /// Where a dead letter goes back to: the topic its headers name, else the pair's source.
