@@ -234,6 +234,15 @@ impl Sink {
         )?;
         self.dead_letters += 1;
         self.meters.dead_letters.increment(1);
+        // Made per dead letter, which are rare; the reason is a bounded code. The total above
+        // exists at 0 from the start, so an alert on its increase fires at the first one.
+        metrics::counter!(
+            "composerp_sink_dead_letters_by_reason_total",
+            "sink" => self.cfg.name.clone(),
+            "topic" => m.topic().to_owned(),
+            "reason" => reason.to_owned()
+        )
+        .increment(1);
         Ok(())
     }
 
