@@ -1,6 +1,8 @@
 //! `composerp dlq` against a real broker and Postgres: dead letters listed by reason, shown
 //! decoded, replayed to their source topic under their key, each once, recorded in the audit log.
 
+mod common;
+
 use std::process::Output;
 
 use composerp_events::{Codec, EventId, samples};
@@ -8,14 +10,7 @@ use composerp_kafka::{KafkaSettings, LocalBroker, Publisher, dlq::DeadLetter};
 use composerp_sinks::testing::TestDatabase;
 use serde_json::Value;
 
-/// The `composerp` binary against `brokers`, with the embedded schemas and info logs.
-fn composerp_at(brokers: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_composerp"));
-    c.env("KAFKA_BROKERS", brokers)
-        .env_remove("SCHEMA_REGISTRY_URL")
-        .env("COMPOSERP_LOG", "info");
-    c
-}
+use common::{Proc, append, composerp as composerp_at};
 
 const SOURCE: &str = "composerp.pos.sales.v1";
 const DLQ: &str = "composerp.pos.sales.v1.dlq";
@@ -298,81 +293,78 @@ async fn a_dead_letter_beyond_the_window_applies_once_when_redriven_on_purpose()
     send("fast", 5, Some(fast_ms), None)?;
     send("today", 3, None, None)?;
 
-    let log = std::fs::File::create(dir.path().join("ledger.log"))?;
+    let log = append(&dir.path().join("ledger.log"))?;
     let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let metrics = format!("127.0.0.1:{metrics_port}");
-    let mut ledger = composerp_at(&brokers)
-        .args(["run", "ledger", "--group", "composerp-ledger-redrive"])
-        .args(["--metrics-addr", &metrics])
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()?;
-    let result = async {
-        assert_eq!(await_on_hand(&brokers, 5)?, Some(5));
-        assert_eq!(
-            dead_letter_reasons(&brokers, RECEIPTS_DLQ, 1)?,
-            ["beyond_dedupe_window"]
-        );
-        let replay = |extra: &[&str]| {
-            composerp_at(&brokers)
-                .env("DATABASE_URL", db.url())
-                .args(["dlq", "replay", "--topic", "procurement.receipts"])
-                .args(["--reason", "beyond_dedupe_window"])
-                .args(extra)
-                .output()
-        };
+    // Killed when dropped, also when an assertion below panics.
+    let _ledger = Proc(
+        composerp_at(&brokers)
+            .args(["run", "ledger", "--group", "composerp-ledger-redrive"])
+            .args(["--metrics-addr", &metrics])
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?,
+    );
+    assert_eq!(await_on_hand(&brokers, 5)?, Some(5));
+    assert_eq!(
+        dead_letter_reasons(&brokers, RECEIPTS_DLQ, 1)?,
+        ["beyond_dedupe_window"]
+    );
+    let replay = |extra: &[&str]| {
+        composerp_at(&brokers)
+            .env("DATABASE_URL", db.url())
+            .args(["dlq", "replay", "--topic", "procurement.receipts"])
+            .args(["--reason", "beyond_dedupe_window"])
+            .args(extra)
+            .output()
+    };
 
-        // A plain replay is judged by the same rule and comes back.
-        let plain = replay(&[])?;
-        assert!(plain.status.success(), "{}", text(&plain));
-        assert_eq!(
-            dead_letter_reasons(&brokers, RECEIPTS_DLQ, 2)?,
-            ["beyond_dedupe_window", "beyond_dedupe_window"]
-        );
-        assert_eq!(latest_on_hand(&brokers)?, Some(5));
+    // A plain replay is judged by the same rule and comes back.
+    let plain = replay(&[])?;
+    assert!(plain.status.success(), "{}", text(&plain));
+    assert_eq!(
+        dead_letter_reasons(&brokers, RECEIPTS_DLQ, 2)?,
+        ["beyond_dedupe_window", "beyond_dedupe_window"]
+    );
+    assert_eq!(latest_on_hand(&brokers)?, Some(5));
 
-        // On purpose: both dead letters (the same receipt twice) go back, one applies.
-        let redriven = replay(&["--beyond-window"])?;
-        let said = text(&redriven);
-        assert!(redriven.status.success(), "{said}");
-        assert!(said.contains("past the dedupe window"), "{said}");
-        assert!(said.contains("1 replayed, 1 replayed before"), "{said}");
-        assert_eq!(await_on_hand(&brokers, 8)?, Some(8));
+    // On purpose: both dead letters (the same receipt twice) go back, one applies.
+    let redriven = replay(&["--beyond-window"])?;
+    let said = text(&redriven);
+    assert!(redriven.status.success(), "{said}");
+    assert!(said.contains("past the dedupe window"), "{said}");
+    assert!(said.contains("1 replayed, 1 replayed before"), "{said}");
+    assert_eq!(await_on_hand(&brokers, 8)?, Some(8));
 
-        // A crash between the broker's acknowledgement and the audit record publishes it once
-        // more on the next replay: a duplicate. A later receipt shows the ledger got past it.
-        let again = OwnedHeaders::new().insert(Header {
-            key: REDRIVE_HEADER,
-            value: Some(REDRIVE_BEYOND_WINDOW),
-        });
-        send("today", 3, None, Some(again))?;
-        send("later", 1, Some(fast_ms), None)?;
-        assert_eq!(await_on_hand(&brokers, 9)?, Some(9), "applied once");
-        assert_eq!(dead_letter_reasons(&brokers, RECEIPTS_DLQ, 3)?.len(), 2);
+    // A crash between the broker's acknowledgement and the audit record publishes it once
+    // more on the next replay: a duplicate. A later receipt shows the ledger got past it.
+    let again = OwnedHeaders::new().insert(Header {
+        key: REDRIVE_HEADER,
+        value: Some(REDRIVE_BEYOND_WINDOW),
+    });
+    send("today", 3, None, Some(again))?;
+    send("later", 1, Some(fast_ms), None)?;
+    assert_eq!(await_on_hand(&brokers, 9)?, Some(9), "applied once");
+    assert_eq!(dead_letter_reasons(&brokers, RECEIPTS_DLQ, 3)?.len(), 2);
 
-        // The dashboard's "dead letters by reason" counts both.
-        let scraped = reqwest::get(format!("http://{metrics}/metrics"))
-            .await?
-            .text()
-            .await?;
-        let by_reason = scraped
-            .lines()
-            .find(|l| {
-                l.starts_with("composerp_processor_dead_letters_by_reason_total{")
-                    && l.contains("reason=\"beyond_dedupe_window\"")
-                    && l.contains(RECEIPTS)
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .map(str::to_owned);
-        assert_eq!(by_reason.as_deref(), Some("2"), "{scraped}");
-        anyhow::Ok(())
-    }
-    .await;
-    let _ = ledger.kill();
-    let _ = ledger.wait();
-    result
+    // The dashboard's "dead letters by reason" counts both.
+    let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let by_reason = scraped
+        .lines()
+        .find(|l| {
+            l.starts_with("composerp_processor_dead_letters_by_reason_total{")
+                && l.contains("reason=\"beyond_dedupe_window\"")
+                && l.contains(RECEIPTS)
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .map(str::to_owned);
+    assert_eq!(by_reason.as_deref(), Some("2"), "{scraped}");
+    Ok(())
 }

@@ -31,6 +31,7 @@ pub struct Proc(pub Child);
 
 impl Proc {
     /// SIGKILLs the process and reaps it.
+    #[allow(dead_code, reason = "not every test file kills on purpose")]
     pub fn sigkill(&mut self) -> anyhow::Result<()> {
         self.0.kill()?;
         self.0.wait()?;
