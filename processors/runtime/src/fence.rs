@@ -7,10 +7,13 @@
 //! sentinel (`crate::order`); if the older one went on publishing, it would publish outputs of
 //! records in an order nobody replays. So every order log is checked where it lands: at the
 //! offset this process's own writes alone would give it, nobody else wrote in between and the
-//! round's outputs may leave. Anywhere else, the range in between is read: another writer's
-//! sentinel there means a newer owner, and the engine publishes nothing more and starts over
-//! from the changelog; anything else (a superseded owner's late writes, a record the producer
-//! sent twice) only shifts where this process's records land.
+//! round's outputs may leave. Anywhere else, the range in between is read: from just after the
+//! last own record known to have landed with nobody else's before it (the restore sentinel, or
+//! an earlier order log) up to the order log, since a foreign record anywhere in there shifts
+//! every own record after it. Another writer's sentinel in that range means a newer owner, and
+//! the engine publishes nothing more and starts over from the changelog; anything else (a
+//! superseded owner's late writes, a record the producer sent twice) only shifts where this
+//! process's records land.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -33,6 +36,8 @@ pub struct Suspect {
     pub base: i64,
     /// Where it landed.
     pub landed: i64,
+    /// The first offset a foreign record could be at: after the last own record verified.
+    pub from: i64,
 }
 
 /// What the fence knows: where order logs should land and what landed elsewhere.
@@ -43,6 +48,9 @@ pub struct Fence {
     /// Per partition: records of others found between this process's own, explained (no
     /// sentinel among them), by which every later own record lands further.
     shift: Mutex<HashMap<i32, i64>>,
+    /// Per partition: the offset of the last own record known to have nobody else's record
+    /// between it and this process's restore sentinel.
+    verified: Mutex<HashMap<i32, i64>>,
     suspects: Mutex<Vec<Suspect>>,
     /// The partition, and where the foreign sentinel was found, once one was.
     superseded: Mutex<Option<(i32, i64)>>,
@@ -53,6 +61,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Fence {
+    /// Starts a new ownership of `partition`, whose restore sentinel landed at `sentinel`:
+    /// the shifts and verified offsets of an earlier ownership no longer count.
+    pub fn owned_from(&self, partition: i32, sentinel: i64) {
+        lock(&self.shift).remove(&partition);
+        lock(&self.verified).insert(partition, sentinel);
+    }
+
     /// Notes that the order log of `ticket` for `partition` should land at `offset`.
     pub fn expect(&self, ticket: u64, partition: i32, offset: i64) {
         lock(&self.expected).insert((ticket, partition), offset);
@@ -64,13 +79,19 @@ impl Fence {
         let Some(base) = lock(&self.expected).remove(&(ticket, partition)) else {
             return true;
         };
+        let from = lock(&self.verified)
+            .get(&partition)
+            .map_or(0, |v| v + 1)
+            .min(base);
         let suspect = Suspect {
             ticket,
             partition,
             base,
             landed: offset,
+            from,
         };
         if self.explained(&suspect) {
+            lock(&self.verified).insert(partition, offset);
             return true;
         }
         lock(&self.suspects).push(suspect);
@@ -96,6 +117,9 @@ impl Fence {
     /// where it did, shifted alike.
     pub fn clear(&self, s: &Suspect) {
         lock(&self.shift).insert(s.partition, s.landed - s.base);
+        let mut verified = lock(&self.verified);
+        let v = verified.entry(s.partition).or_insert(s.landed);
+        *v = (*v).max(s.landed);
     }
 
     /// A newer owner's sentinel was found at `offset` of `partition`.
@@ -180,5 +204,38 @@ mod tests {
         assert_eq!(fence.superseded(), None);
         fence.supersede(3, 12);
         assert_eq!(fence.superseded(), Some((3, 12)));
+    }
+
+    #[test]
+    fn the_range_read_starts_after_the_last_own_record_verified() {
+        let fence = Fence::default();
+        fence.owned_from(0, 100);
+        fence.expect(1, 0, 101);
+        assert!(fence.landed(1, 0, 101));
+        // State entries at 102..=110 and the next order log expected at 111; a newer owner's
+        // sentinel landed among the entries, so every own record after it moved on by one.
+        fence.expect(2, 0, 111);
+        assert!(!fence.landed(2, 0, 112));
+        let s = fence.take_suspects();
+        assert_eq!(
+            (s[0].from, s[0].landed),
+            (102, 112),
+            "the whole stretch since the verified order log, not just [111, 112)"
+        );
+        fence.clear(&s[0]);
+        fence.expect(3, 0, 113);
+        assert!(fence.landed(3, 0, 114), "explained by the cleared shift");
+        fence.expect(4, 0, 120);
+        assert!(!fence.landed(4, 0, 122));
+        assert_eq!(fence.take_suspects()[0].from, 115);
+
+        // A new ownership of the partition forgets the old one's shift.
+        fence.owned_from(0, 200);
+        fence.expect(5, 0, 201);
+        assert!(
+            !fence.landed(5, 0, 202),
+            "a shift of an earlier ownership explains nothing"
+        );
+        assert_eq!(fence.take_suspects()[0].from, 201);
     }
 }

@@ -54,7 +54,9 @@ impl<P: Processor> Engine<P> {
                 let (x, landed) = (fence.expected(&s), s.landed);
                 let config = self.kafka.consumer(&format!("composerp-{}-fence", P::NAME));
                 let writer = self.writer.to_be_bytes();
-                let range = (x.min(landed), x.max(landed));
+                // From the last own record verified: a foreign record anywhere after it shifts
+                // every own record that follows, so it need not lie just before the order log.
+                let range = (s.from.min(landed), x.max(landed));
                 let found = fence::foreign_sentinel(
                     &config,
                     &self.changelog,

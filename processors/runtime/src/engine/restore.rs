@@ -220,6 +220,8 @@ impl<P: Processor> Engine<P> {
             seconds = started.elapsed().as_secs_f64(),
             "Partition restored."
         );
+        // Order logs of this ownership are checked from its sentinel on ([`crate::fence`]).
+        self.deliveries.fence.owned_from(p, end);
         Ok(Running {
             committed: task.offsets.clone(),
             committed_event_time: task.max_event_time,
