@@ -10,7 +10,7 @@ use composerp_kafka::{KafkaSettings, LocalBroker, Publisher, dlq::DeadLetter};
 use composerp_sinks::testing::TestDatabase;
 use serde_json::Value;
 
-use common::{Proc, append, composerp as composerp_at};
+use common::{Proc, append, composerp as composerp_at, receipt_at_s1};
 
 const SOURCE: &str = "composerp.pos.sales.v1";
 const DLQ: &str = "composerp.pos.sales.v1.dlq";
@@ -269,14 +269,7 @@ async fn a_dead_letter_beyond_the_window_applies_once_when_redriven_on_purpose()
     // A producer whose clock ran 10 days fast moved the receipts topic's dedupe window (7 days)
     // past today: a receipt written today cannot be checked, and neither can its plain replay.
     let codec = Codec::embedded();
-    let receipt = |n: &str, qty: i64| {
-        let mut r = samples::purchase_order_received();
-        r.event_id = EventId::from_name(n);
-        r.location_id = "s1".into();
-        r.lines.truncate(1);
-        r.lines[0].quantity = qty;
-        codec.encode(&r)
-    };
+    let receipt = |n: &str, qty: i64| codec.encode(&receipt_at_s1(n, qty));
     let fast_ms = chrono::Utc::now().timestamp_millis() + 10 * DAY_MS;
     let producer: BaseProducer = KafkaSettings::new(&brokers, None)?.producer().create()?;
     let send = |name: &str, qty: i64, at: Option<i64>, headers: Option<OwnedHeaders>| {

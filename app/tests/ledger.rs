@@ -22,7 +22,7 @@ use rdkafka::{
     message::Headers,
 };
 
-use common::{Key, Proc, append, composerp, truth};
+use common::{Key, Proc, append, composerp, receipt_at_s1, truth};
 
 fn run_ledger(brokers: &str, state: &Path, log: &Path) -> anyhow::Result<Proc> {
     run_ledger_in(brokers, state, log, "composerp-ledger")
@@ -537,14 +537,7 @@ fn poison_records_land_in_the_dead_letter_topics_and_good_ones_apply() -> anyhow
     );
     let codec = Codec::embedded();
     let mut publisher = Publisher::new(&KafkaSettings::new(&brokers, None)?)?;
-    let receipt = |n: &str, qty: i64| {
-        let mut r = samples::purchase_order_received();
-        r.event_id = EventId::from_name(n);
-        r.location_id = "s1".into();
-        r.lines.truncate(1);
-        r.lines[0].quantity = qty;
-        r
-    };
+    let receipt = receipt_at_s1;
     let topic = "composerp.procurement.receipts.v1";
     publisher.send(topic, b"t1|s1", &codec.encode(&receipt("good-1", 5))?, None)?;
     publisher.send(topic, b"t1|s1", b"\xde\xad\xbe\xef garbage", None)?;

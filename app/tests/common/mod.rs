@@ -60,3 +60,18 @@ pub fn truth(path: &Path) -> anyhow::Result<HashMap<Key, Vec<i64>>> {
         })
         .collect())
 }
+
+/// A receipt of `qty` units of the sample item at location s1 (tenant t1), with an event id
+/// made from `name`.
+#[allow(
+    dead_code,
+    reason = "only the ledger and dead-letter tests send receipts"
+)]
+pub fn receipt_at_s1(name: &str, qty: i64) -> composerp_events::procurement::PurchaseOrderReceived {
+    let mut r = composerp_events::samples::purchase_order_received();
+    r.event_id = composerp_events::EventId::from_name(name);
+    r.location_id = "s1".into();
+    r.lines.truncate(1);
+    r.lines[0].quantity = qty;
+    r
+}
