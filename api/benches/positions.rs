@@ -7,7 +7,8 @@
 //! key, and a page of 100 positions of one location; keys drawn at random per request. First the
 //! same load on `/healthz`, which touches no database, as the run's ceiling. Each endpoint is
 //! measured connected directly and through Debian's PgBouncer 1.18 in transaction mode
-//! (BENCH_PGBOUNCER_POOL server connections, default 4).
+//! (BENCH_PGBOUNCER_POOL server connections, default 4). With BENCH_PGBOUNCER_SETTINGS, a second
+//! PgBouncer with those settings serves the page too, alternating with the first.
 
 use std::{process::Command, sync::Arc, time::Instant};
 
@@ -133,6 +134,16 @@ async fn main() -> anyhow::Result<()> {
     let pool: u32 = env_or("BENCH_PGBOUNCER_POOL", "4").parse()?;
     let bouncer = PgBouncer::start(&["composerp_api"], pool)?;
     let bounced = serve(bouncer.options(&db, "composerp_api"), false).await?;
+    // A second PgBouncer with BENCH_PGBOUNCER_SETTINGS added (lines of its `[pgbouncer]`
+    // section, `;` between them), measured alternately with the first, if set.
+    let settings = env_or("BENCH_PGBOUNCER_SETTINGS", "").replace(';', "\n");
+    let tuned = if settings.is_empty() {
+        None
+    } else {
+        let b = PgBouncer::start_with(&["composerp_api"], pool, &settings)?;
+        let url = serve(b.options(&db, "composerp_api"), false).await?;
+        Some((b, url))
+    };
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &serde_json::json!({"sub": "bench", "aud": "composerp", "tenant_id": "t1",
@@ -144,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
     let page = "/v1/positions\\?location_id=s0[1-9][0-9]{2}&limit=100";
     // The ceiling first: the same load on an endpoint without the database shows what the
     // machine's scheduling alone costs at this rate (these machines are noisy).
-    for (name, url) in [
+    let mut phases = vec![
         (
             "GET /healthz (ceiling: no database)",
             format!("{base}/healthz"),
@@ -165,7 +176,20 @@ async fn main() -> anyhow::Result<()> {
             "GET /v1/positions?…&limit=100, PgBouncer",
             format!("{bounced}{page}"),
         ),
-    ] {
+    ];
+    if let Some((_, tuned)) = &tuned {
+        for _ in 0..2 {
+            phases.push((
+                "GET /v1/positions?…&limit=100, PgBouncer set",
+                format!("{tuned}{page}"),
+            ));
+            phases.push((
+                "GET /v1/positions?…&limit=100, PgBouncer",
+                format!("{bounced}{page}"),
+            ));
+        }
+    }
+    for (name, url) in phases {
         let (p50, p99, rps) = tokio::task::spawn_blocking({
             let (bin, token, rate, seconds) = (
                 oha_bin.clone(),

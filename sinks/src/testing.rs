@@ -96,6 +96,16 @@ impl PgBouncer {
     /// Starts it with at most `server_connections` per database and user, so concurrent clients
     /// share them. PgBouncer refuses to run as root, so as root it runs as `postgres`.
     pub fn start(users: &[&str], server_connections: u32) -> std::io::Result<Self> {
+        Self::start_with(users, server_connections, "")
+    }
+
+    /// As [`PgBouncer::start`], with `settings` (lines of the `[pgbouncer]` section, e.g.
+    /// `pkt_buf = 65536`) added to its configuration.
+    pub fn start_with(
+        users: &[&str],
+        server_connections: u32,
+        settings: &str,
+    ) -> std::io::Result<Self> {
         let server = PgConnectOptions::from_str(&server_url()).map_err(std::io::Error::other)?;
         let host = match server.get_host() {
             h if h.starts_with('/') => "127.0.0.1",
@@ -115,7 +125,8 @@ impl PgBouncer {
                 "[databases]\n* = host={host} port={}\n[pgbouncer]\nlisten_addr = 127.0.0.1\n\
                  listen_port = {port}\nunix_socket_dir =\npool_mode = transaction\n\
                  auth_type = trust\nauth_file = {}\ndefault_pool_size = {server_connections}\n\
-                 max_client_conn = 500\nignore_startup_parameters = extra_float_digits,options\n",
+                 max_client_conn = 500\nignore_startup_parameters = extra_float_digits,options\n\
+                 {settings}\n",
                 server.get_port(),
                 dir.join("users.txt").display()
             ),
