@@ -26,7 +26,6 @@ use std::{
 
 use composerp_events::{Codec, EventId, Timestamp};
 use composerp_topics::{TopicCatalog, TopicSpec, admin::Admin};
-use metrics::{Counter, Gauge, Histogram};
 use rdkafka::{
     ClientContext, Message, Offset, TopicPartitionList,
     consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext},
@@ -57,12 +56,14 @@ use crate::{
 };
 
 mod commit;
+mod meters;
 mod poll;
 mod rebalance;
 mod restore;
 mod run;
 mod tables;
 
+use meters::Meters;
 use poll::pump;
 use tables::follow_tables;
 
@@ -249,71 +250,6 @@ impl EngineConfig {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             group: None,
         }
-    }
-}
-
-/// The engine's Prometheus metrics (names in the README), with handles made once per label set.
-struct Meters {
-    processor: &'static str,
-    topics: Vec<String>,
-    records_in: Vec<Counter>,
-    /// Per input, at 0 from the start, so an alert on an increase fires at the first one.
-    dead_letters: Vec<Counter>,
-    /// By input index and reason, made at the first dead letter of each.
-    by_reason: HashMap<(usize, &'static str), Counter>,
-    duplicates: Vec<Counter>,
-    batches: Counter,
-    commit_seconds: Histogram,
-    batch_records: Histogram,
-    round_records: Histogram,
-    shared_rounds: Counter,
-    order_logs: Counter,
-    restored: Counter,
-    keys: Gauge,
-    dedupe_ids: Gauge,
-    timers: Gauge,
-    store_bytes: Gauge,
-}
-
-impl Meters {
-    fn new(processor: &'static str, inputs: &[TopicSpec]) -> Self {
-        let per_input = |name: &'static str| {
-            inputs
-                .iter()
-                .map(|t| metrics::counter!(name, "processor" => processor, "topic" => t.name.clone()))
-                .collect()
-        };
-        Meters {
-            processor,
-            topics: inputs.iter().map(|t| t.name.clone()).collect(),
-            records_in: per_input("composerp_processor_records_in_total"),
-            dead_letters: per_input("composerp_processor_dead_letters_total"),
-            by_reason: HashMap::new(),
-            duplicates: per_input("composerp_processor_duplicates_total"),
-            batches: metrics::counter!("composerp_processor_batches_total", "processor" => processor),
-            commit_seconds: metrics::histogram!("composerp_processor_commit_seconds", "processor" => processor),
-            batch_records: metrics::histogram!("composerp_processor_batch_records", "processor" => processor),
-            round_records: metrics::histogram!("composerp_processor_round_records", "processor" => processor),
-            shared_rounds: metrics::counter!("composerp_processor_shared_rounds_total", "processor" => processor),
-            order_logs: metrics::counter!("composerp_processor_order_logs_total", "processor" => processor),
-            restored: metrics::counter!("composerp_processor_restored_records_total", "processor" => processor),
-            keys: metrics::gauge!("composerp_processor_state_keys", "processor" => processor),
-            dedupe_ids: metrics::gauge!("composerp_processor_dedupe_ids", "processor" => processor),
-            timers: metrics::gauge!("composerp_processor_timers", "processor" => processor),
-            store_bytes: metrics::gauge!("composerp_processor_store_bytes", "processor" => processor),
-        }
-    }
-
-    /// Counts a dead letter of input `index`, by its reason (a bounded code).
-    fn dead_letter(&mut self, index: usize, reason: &'static str) {
-        self.dead_letters[index].increment(1);
-        let (processor, topic) = (self.processor, &self.topics[index]);
-        self.by_reason
-            .entry((index, reason))
-            .or_insert_with(|| {
-                metrics::counter!("composerp_processor_dead_letters_by_reason_total", "processor" => processor, "topic" => topic.clone(), "reason" => reason)
-            })
-            .increment(1);
     }
 }
 
