@@ -106,18 +106,14 @@ async fn the_sink_writes_exact_rows_through_pgbouncer_and_resumes_there() -> any
         }
         for n in 0..400 {
             // Each ledger entry twice: the second is a redelivery, stored once.
-            send(
-                &mut publisher,
-                &codec,
-                "inventory.transactions",
-                &transaction(tenant, n),
-            )?;
-            send(
-                &mut publisher,
-                &codec,
-                "inventory.transactions",
-                &transaction(tenant, n),
-            )?;
+            for _ in 0..2 {
+                send(
+                    &mut publisher,
+                    &codec,
+                    "inventory.transactions",
+                    &transaction(tenant, n),
+                )?;
+            }
         }
     }
     publisher.flush()?;

@@ -228,11 +228,7 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
                 d.coordinates(&p.dlq),
                 d.reason,
                 target(d, &p),
-                if redrive(args, d) {
-                    ", past the dedupe window"
-                } else {
-                    ""
-                }
+                redrive_note(args, d)
             )?;
         }
         writeln!(
@@ -300,11 +296,7 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
             d.coordinates(&p.dlq),
             d.reason,
             target(d, &p),
-            if redrive(args, d) {
-                ", past the dedupe window"
-            } else {
-                ""
-            }
+            redrive_note(args, d)
         )?;
     }
     tx.commit().await.context("committing the audit records")?;
@@ -320,6 +312,15 @@ async fn replay(args: &DlqReplayArgs, settings: &Settings) -> anyhow::Result<Exi
 /// Whether `d` is re-driven past the dedupe window.
 fn redrive(args: &DlqReplayArgs, d: &StoredDeadLetter) -> bool {
     args.beyond_window && d.reason == REDRIVE_BEYOND_WINDOW
+}
+
+/// What the replay's line adds for a dead letter re-driven past the dedupe window.
+fn redrive_note(args: &DlqReplayArgs, d: &StoredDeadLetter) -> &'static str {
+    if redrive(args, d) {
+        ", past the dedupe window"
+    } else {
+        ""
+    }
 }
 
 /// Where a dead letter goes back to: the topic its headers name, else the pair's source.

@@ -41,16 +41,21 @@ const SEGMENT_IDS: usize = 8_192;
 /// What the window says of an input record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Not seen: process it, then [`Dedupe::record`] it if it was applied.
-    New(IdKey),
+    /// Not seen (or re-driven past the window): process it, then [`Dedupe::record`] it at
+    /// `at` if it was applied.
+    New {
+        /// The id.
+        key: IdKey,
+        /// The record time to remember it at: its own, or for a re-driven record the window's
+        /// newest, so that it stays remembered for a whole window.
+        at: i64,
+    },
     /// The same record as the one remembered (a replay after a crash): process it.
     Replay,
     /// Another record with the id was applied: skip it.
     Duplicate,
     /// Written before the window of its topic: whether it is a duplicate cannot be known.
     BeyondWindow {
-        /// The id, for [`Dedupe::record_redriven`] if the record is re-driven on purpose.
-        key: IdKey,
         /// The oldest record time the window still covers.
         cutoff: i64,
     },
@@ -149,14 +154,14 @@ impl Dedupe {
     }
 
     /// Classifies the record at `offset` of input `input`, written at `at`, with event `id` of
-    /// `tenant`.
+    /// `tenant`; `redrive`: re-driven on purpose, so applied even if beyond the window.
     pub fn check(
         &mut self,
         input: usize,
         tenant: &str,
         id: EventId,
-        at: i64,
-        offset: i64,
+        (at, offset): (i64, i64),
+        redrive: bool,
     ) -> Verdict {
         let key = IdKey {
             tenant: self.tenant(tenant),
@@ -166,11 +171,14 @@ impl Dedupe {
         match self.seen.get(&key) {
             Some(a) if a.offset == offset => Verdict::Replay,
             Some(_) => Verdict::Duplicate,
-            None if at < self.cutoff(input) => Verdict::BeyondWindow {
-                key,
+            None if at < self.cutoff(input) && !redrive => Verdict::BeyondWindow {
                 cutoff: self.cutoff(input),
             },
-            None => Verdict::New(key),
+            None if at < self.cutoff(input) => Verdict::New {
+                key,
+                at: self.newest[input],
+            },
+            None => Verdict::New { key, at },
         }
     }
 
@@ -181,14 +189,6 @@ impl Dedupe {
         self.fresh.push((key, applied));
         let newest = &mut self.newest[key.input as usize];
         *newest = (*newest).max(at);
-    }
-
-    /// Remembers a record applied on purpose although [`Dedupe::check`] found it beyond the
-    /// window: as written at its topic's newest record time, so that it stays remembered for a
-    /// whole window.
-    pub fn record_redriven(&mut self, key: IdKey, offset: i64) {
-        let newest = self.newest[key.input as usize];
-        self.record(key, newest, offset);
     }
 
     /// Appends the store and changelog rows of this commit: the new segments and the deletion of
@@ -300,9 +300,9 @@ mod tests {
     }
 
     fn apply(d: &mut Dedupe, input: usize, name: &str, at: i64, offset: i64) -> Verdict {
-        let v = d.check(input, "t1", id(name), at, offset);
-        if let Verdict::New(k) = v {
-            d.record(k, at, offset);
+        let v = d.check(input, "t1", id(name), (at, offset), false);
+        if let Verdict::New { key, at } = v {
+            d.record(key, at, offset);
         }
         v
     }
@@ -310,15 +310,18 @@ mod tests {
     #[test]
     fn a_second_record_with_an_id_is_a_duplicate_and_the_same_record_a_replay() {
         let mut d = Dedupe::new(2, 7 * DAY);
-        assert!(matches!(apply(&mut d, 0, "a", DAY, 0), Verdict::New(_)));
+        assert!(matches!(apply(&mut d, 0, "a", DAY, 0), Verdict::New { .. }));
         assert_eq!(apply(&mut d, 0, "a", DAY, 5), Verdict::Duplicate);
         assert_eq!(apply(&mut d, 0, "a", DAY, 0), Verdict::Replay);
         assert!(
-            matches!(apply(&mut d, 1, "a", DAY, 0), Verdict::New(_)),
+            matches!(apply(&mut d, 1, "a", DAY, 0), Verdict::New { .. }),
             "per input topic"
         );
         assert!(
-            matches!(d.check(0, "t2", id("a"), DAY, 9), Verdict::New(_)),
+            matches!(
+                d.check(0, "t2", id("a"), (DAY, 9), false),
+                Verdict::New { .. }
+            ),
             "per tenant"
         );
     }
@@ -329,10 +332,10 @@ mod tests {
         apply(&mut d, 0, "new", 30 * DAY, 0);
         assert!(matches!(
             apply(&mut d, 0, "old", 22 * DAY, 1),
-            Verdict::BeyondWindow { cutoff, .. } if cutoff == 23 * DAY
+            Verdict::BeyondWindow { cutoff } if cutoff == 23 * DAY
         ));
         assert!(
-            matches!(apply(&mut d, 1, "old", 22 * DAY, 0), Verdict::New(_)),
+            matches!(apply(&mut d, 1, "old", 22 * DAY, 0), Verdict::New { .. }),
             "another topic's time does not move this one's window"
         );
     }
@@ -341,10 +344,10 @@ mod tests {
     fn a_redriven_record_is_remembered_for_a_whole_window() {
         let mut d = Dedupe::new(1, 7 * DAY);
         apply(&mut d, 0, "new", 30 * DAY, 0);
-        let Verdict::BeyondWindow { key, .. } = d.check(0, "t1", id("old"), 2 * DAY, 1) else {
-            panic!("beyond the window");
+        let Verdict::New { key, at } = d.check(0, "t1", id("old"), (2 * DAY, 1), true) else {
+            panic!("re-driven, so new although beyond the window");
         };
-        d.record_redriven(key, 1);
+        d.record(key, at, 1);
         assert_eq!(apply(&mut d, 0, "old", 2 * DAY, 1), Verdict::Replay);
         assert_eq!(
             apply(&mut d, 0, "old", 30 * DAY, 2),

@@ -184,19 +184,19 @@ impl<P: Processor> Task<P> {
             Err(e) => return Ok(Outcome::Rejected(e.into())),
         };
         let at = input.occurred_at().0;
-        let (mut fresh, mut redriven) = (None, false);
+        let mut fresh = None;
         if self.dedupe.enabled() {
-            match self
-                .dedupe
-                .check(index, input.tenant_id(), input.event_id(), written, offset)
-            {
-                Verdict::New(key) => fresh = Some(key),
+            match self.dedupe.check(
+                index,
+                input.tenant_id(),
+                input.event_id(),
+                (written, offset),
+                r.redrive,
+            ) {
+                Verdict::New { key, at } => fresh = Some((key, at)),
                 Verdict::Replay => {}
                 Verdict::Duplicate => return Ok(Outcome::Duplicate),
-                Verdict::BeyondWindow { key, .. } if r.redrive => {
-                    (fresh, redriven) = (Some(key), true);
-                }
-                Verdict::BeyondWindow { cutoff, .. } => {
+                Verdict::BeyondWindow { cutoff } => {
                     return Ok(Outcome::Rejected(Reject::new(
                         "beyond_dedupe_window",
                         format!(
@@ -243,10 +243,8 @@ impl<P: Processor> Task<P> {
         }
         match result {
             Ok(()) => {
-                match fresh {
-                    Some(key) if redriven => self.dedupe.record_redriven(key, offset),
-                    Some(key) => self.dedupe.record(key, written, offset),
-                    None => {}
+                if let Some((key, at)) = fresh {
+                    self.dedupe.record(key, at, offset);
                 }
                 self.fire(env, TimerKind::EventTime, self.watermark(), out)?;
                 Ok(Outcome::Applied)
